@@ -1,0 +1,119 @@
+"""app.core: CherryPy's programming model on cheroot, resolved once per route.
+
+``import app.core as cherrypy`` runs CherryPy programs: handlers are plain
+objects in a tree, ``expose`` tags them, tools hang on hook points and are
+switched on by config or decorator, config comes from dicts, ``_cp_config``
+and ``.conf`` files.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _serving
+from ._serving import request, response, session
+from ._tools import tools
+from .application import Application
+from .config import Config, ConfigError, check_keys
+from .dispatch import expose, popargs
+from .engine import Engine
+from .errors import (CherryPyException, HTTPError, HTTPRedirect, InternalRedirect,
+                     NotFound, TimeoutError)
+from .hooks import HandlerTool, Tool, Toolbox
+from .logs import log
+from .server import Server
+from .tree import Tree
+from . import dispatch, lib  # noqa: F401  (cherrypy.dispatch.MethodDispatcher)
+
+__all__ = ['expose', 'popargs', 'tree', 'config', 'engine', 'server', 'quickstart',
+           'request', 'response', 'session', 'serving', 'tools', 'log', 'url',
+           'HTTPError', 'HTTPRedirect', 'NotFound', 'InternalRedirect',
+           'CherryPyException', 'TimeoutError', 'Tool', 'HandlerTool', 'Toolbox',
+           'Application', 'Tree', 'Engine', 'Server', 'Config', 'ConfigError',
+           'dispatch', 'lib', '__version__']
+
+__version__ = '18.10.0'
+
+config = Config()
+tree = Tree(config, {'tools': tools})
+engine = Engine()
+engine.signals = engine.signal_handler  # type: ignore[attr-defined]
+server = Server(tree)
+
+
+class _Serving:
+    """``cherrypy.serving``: ``.request`` and ``.response`` of the current request."""
+
+    @property
+    def request(self) -> Any:
+        """The current Request object (not a proxy); None outside a request."""
+        return _serving.current()
+
+    @property
+    def response(self) -> Any:
+        """The current Response object; None outside a request."""
+        req = _serving.current()
+        return req.response if req is not None else None
+
+
+serving = _Serving()
+
+
+def _check_config() -> None:
+    check_keys(config.items(), 'global config', tools)
+    for sn, app in tree.apps.items():
+        if isinstance(app, Application):
+            for section, values in app.config.items():
+                if section.startswith('/') or section == 'global':
+                    check_keys(values.items(), 'app %r [%s]' % (sn or '/', section), tools)
+
+
+def _on_start() -> None:
+    _check_config()
+    log.configure(config)
+    server.configure(config)
+    engine.drain_seconds = float(config.get('engine.drain_seconds', 0) or 0)
+    if config.get('engine.signal_handler.on', True) and config.get('engine.SIGTERM', True) \
+            is not None:
+        engine.signal_handler.subscribe()
+
+
+def _on_exit() -> None:
+    engine.signal_handler.unsubscribe()
+
+
+engine.subscribe('start', _on_start, priority=10)
+engine.subscribe('start', server.start, priority=75)
+engine.subscribe('stop', server.stop, priority=25)
+engine.subscribe('graceful', log.reopen_files)
+engine.subscribe('exit', _on_exit)
+
+
+def quickstart(root: Any = None, script_name: str = '', config: Any = None) -> None:
+    """Mount ``root`` at ``script_name``, start the engine and block until it exits.
+
+    ``config`` (dict or ``.conf`` path) feeds both the global config (its
+    ``[global]`` section) and the application.
+    """
+    if config:
+        globals()['config'].update(config)
+    tree.mount(root, script_name, config)
+    engine.signal_handler.subscribe()
+    engine.start()
+    engine.block()
+
+
+def url(path: str = '', qs: str = '', script_name: str | None = None,
+        base: str | None = None, relative: Any = None) -> str:
+    """Return an absolute URL for ``path`` within the current application."""
+    req = _serving.current()
+    if req is None:
+        base = base or server.base()
+        sn = script_name or ''
+    else:
+        base = base if base is not None else req.base
+        sn = req.script_name if script_name is None else script_name
+    if not path.startswith('/'):
+        cur = req.path_info if req is not None else '/'
+        path = cur.rsplit('/', 1)[0] + '/' + path
+    newurl = base + sn + path + ('?' + qs if qs else '')
+    return newurl if not relative else sn + path + ('?' + qs if qs else '')

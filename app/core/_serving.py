@@ -1,0 +1,101 @@
+"""The current request: a context variable and the public proxies over it.
+
+Core code passes request and response objects as arguments. Handlers and
+tools written for CherryPy reach them through the module-level names
+``request``, ``response`` and ``session``; those are proxies that resolve to
+the objects of the request being served on this thread (or task), and fail
+with a clear error outside a request.
+"""
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+__all__ = ['current', 'RequestProxy', 'request', 'response', 'session']
+
+_current: contextvars.ContextVar[Any] = contextvars.ContextVar('app_core_serving', default=None)
+
+#: ``set(request)`` makes ``request`` current; returns a token for ``reset``.
+set_current = _current.set
+reset_current = _current.reset
+current = _current.get
+
+
+class OutsideRequestError(RuntimeError):
+    """Raised when a request-bound proxy is used outside a request."""
+
+
+def _serving_request() -> Any:
+    req = _current.get()
+    if req is None:
+        raise OutsideRequestError(
+            'app.core.request/response/session used outside a request: '
+            'they are only valid while a handler or tool is running')
+    return req
+
+
+class RequestProxy:
+    """A stand-in for one attribute of the current request.
+
+    ``attr`` is None for the request itself, ``'response'`` for its response
+    and ``'session'`` for its session.
+    """
+
+    __slots__ = ('_attr',)
+
+    def __init__(self, attr: str | None = None) -> None:
+        object.__setattr__(self, '_attr', attr)
+
+    def _target(self) -> Any:
+        req = _serving_request()
+        attr = self._attr
+        if attr is None:
+            return req
+        obj = getattr(req, attr)
+        if obj is None:
+            raise OutsideRequestError(
+                'no %s for this request (is tools.%ss.on set?)' % (attr, attr)
+                if attr == 'session' else 'no %s for this request' % attr)
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._target(), name)
+
+    # Mapping protocol, for ``session['key']``.
+    def __getitem__(self, key: Any) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._target()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._target()
+
+    def __iter__(self):
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __bool__(self) -> bool:
+        return _current.get() is not None
+
+    def __repr__(self) -> str:
+        req = _current.get()
+        if req is None:
+            return '<%s proxy outside a request>' % (self._attr or 'request')
+        return repr(self._target())
+
+
+request = RequestProxy()
+response = RequestProxy('response')
+session = RequestProxy('session')

@@ -1,0 +1,336 @@
+"""An application: a handler tree, its config, and the request cycle.
+
+``Application`` is a WSGI callable. ``respond`` is the whole lifecycle on
+one screen: route (dispatch + cached plan), then the hook points in order,
+the handler, finalize; errors are handled at one boundary.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Iterable
+
+from . import _serving
+from .config import check_keys, merge
+from .dispatch import Dispatcher, test_callable_spec
+from .errors import HTTPError, HTTPRedirect, InternalRedirect
+from .hooks import Plan, build_plan
+from .lib.encoding import finalize
+from .logs import log
+from .request import Request
+
+__all__ = ['Application']
+
+_PLAN_CACHE_SIZE = 4096
+
+
+class Application:
+    """A mounted handler tree: ``Application(root, script_name, config)``.
+
+    ``config`` is ``{'/path': {...}}`` or a ``.conf`` path; custom sections
+    are readable as ``app.config['section']['key']``.
+    """
+
+    def __init__(self, root: Any, script_name: str = '', config: Any = None,
+                 *, global_config: Any = None, toolboxes: dict | None = None) -> None:
+        self.root = root
+        self.script_name = script_name.rstrip('/')
+        self.config: dict[str, dict[str, Any]] = {}
+        self.namespaces: dict[str, Callable] = {}
+        self.global_config = global_config
+        self.toolboxes = toolboxes or {}
+        self.log = log
+        self._plans: dict[tuple, Plan] = {}
+        self._plan_lock = threading.Lock()
+        self._generation = None
+        self._dispatch_sections: dict[str, Any] = {}
+        self.merge(config)
+
+    # -- config ------------------------------------------------------------
+    def merge(self, config: Any) -> None:
+        """Merge per-path config (dict or ``.conf`` file) into this app."""
+        merge(self.config, config)
+        for section, values in self.config.items():
+            if section.startswith('/') or section == 'global':
+                check_keys(values.items(), 'app %r [%s]' % (self.script_name or '/', section),
+                           self.toolboxes.get('tools'))
+        self._dispatch_sections = {s: v['request.dispatch'] for s, v in self.config.items()
+                                   if 'request.dispatch' in v}
+        self._plans = {}
+
+    def find_config(self, path: str, key: str, default: Any = None) -> Any:
+        """Return the most specific value of ``key`` for ``path`` in this app."""
+        trail = path or '/'
+        while True:
+            conf = self.config.get(trail)
+            if conf is not None and key in conf:
+                return conf[key]
+            if trail == '/' or not trail:
+                break
+            trail = trail.rsplit('/', 1)[0] or '/'
+        gc = self.global_config
+        return gc.get(key, default) if gc is not None else default
+
+    # -- routing -----------------------------------------------------------
+    def _dispatcher(self, path: str) -> Any:
+        if self._dispatch_sections:
+            d = self.find_config(path, 'request.dispatch')
+            if d is not None:
+                return d
+        gc = self.global_config
+        d = gc.get('request.dispatch') if gc is not None else None
+        return d if d is not None else _DEFAULT_DISPATCHER
+
+    def route(self, request: Request, path: str, dispatcher: Any = None) -> None:
+        """Find the handler and the route's plan; set them on ``request``."""
+        if dispatcher is None:
+            dispatcher = self._dispatcher(path)
+        handler, vpath, sources, is_index = dispatcher.resolve(request, path)
+        gc = self.global_config
+        gen = gc.generation if gc is not None else 0
+        if gen != self._generation:
+            self._plans = {}
+            self._generation = gen
+        key = tuple([id(d) for _s, d in sources])
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._build_plan(key, sources)
+        request.handler = handler
+        request.args = vpath
+        request.virtual_path = vpath
+        request.is_index = is_index
+        request.plan = plan
+        request.config = plan.config
+
+    def _build_plan(self, key: tuple, sources: list) -> Plan:
+        conf: dict[str, Any] = dict(self.global_config or {})
+        for section, d in sources:
+            conf.update(d)
+            if 'tools.staticdir.dir' in d:
+                conf['tools.staticdir.section'] = section
+        plan = build_plan(conf, self.toolboxes, tuple(d for _s, d in sources))
+        with self._plan_lock:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans = {}
+            self._plans[key] = plan
+        return plan
+
+    # -- the request cycle -------------------------------------------------
+    def respond(self, request: Request) -> None:
+        """Run one request through the lifecycle; leaves a final response."""
+        response = request.response
+        try:
+            try:
+                try:
+                    self._respond(request, response)
+                except (HTTPRedirect, HTTPError) as ex:
+                    request.stage = 'before_finalize (HTTPError)'
+                    ex.set_response(response)
+                    _run(request, 'before_finalize')
+                    finalize(request, response)
+            finally:
+                _run(request, 'on_end_resource')
+        except request.throws:
+            raise
+        except Exception as ex:
+            self.handle_error(request, response, ex)
+
+    def _respond(self, request: Request, response: Any) -> None:
+        if request.protocol >= (1, 1) and 'HTTP_HOST' not in request.environ:
+            raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+        self.route(request, request.path_info)
+        plan = request.plan
+        for attr, value in plan.request_attrs:
+            setattr(request, attr, value)
+        for attr, value in plan.response_attrs:
+            setattr(response, attr, value)
+        for name, value in plan.response_headers:
+            response.headers[name] = value
+        if plan.error_page:
+            request.error_page = plan.error_page
+        hooks = plan.hooks
+        if hooks['on_start_resource']:
+            _run(request, 'on_start_resource')
+        if request.process_request_body and request.method in request.methods_with_bodies:
+            body = request.body
+            body.check_size(self.global_config.get('server.max_request_body_size')
+                            if self.global_config is not None else None)
+            if hooks['before_request_body']:
+                _run(request, 'before_request_body')
+            if request.process_request_body:
+                body.process()
+        elif hooks['before_request_body']:
+            request.process_request_body = False
+            _run(request, 'before_request_body')
+        if hooks['before_handler']:
+            _run(request, 'before_handler')
+        handler = request.handler
+        if handler is not None:
+            params = request.params
+            request.stage = 'handler'
+            try:
+                response.body = handler(*request.args, **params)
+            except TypeError:
+                test_callable_spec(handler, request.args, params,
+                                   request._body.params if request._body else None,
+                                   request.show_mismatched_params)
+                raise
+            request.stage = 'before_finalize'
+        if hooks['before_finalize']:
+            _run(request, 'before_finalize')
+        finalize(request, response)
+
+    def handle_error(self, request: Request, response: Any, ex: BaseException) -> None:
+        """Turn an unexpected exception into a 500 (hooks may change that)."""
+        request.handled_error = ex
+        log.error('%s %s' % (request.method, request.script_name + request.path_info),
+                  'HTTP', logging.ERROR, traceback=True)
+        try:
+            _run(request, 'before_error_response')
+            if request.error_response is not None:
+                request.error_response()
+            else:
+                HTTPError(500).set_response(response)
+            _run(request, 'after_error_response')
+            finalize(request, response)
+        except HTTPRedirect as redirect:
+            redirect.set_response(response)
+            finalize(request, response)
+        except Exception:  # NOTE: the failsafe: a plain 500 whatever happened
+            log.error('error while handling an error', 'HTTP', logging.ERROR, traceback=True)
+            _bare_500(request, response)
+
+    # -- WSGI --------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ, self)
+        token = _serving.set_current(request)
+        try:
+            request.setup_addresses()
+            if self.script_name and not environ.get('SCRIPT_NAME'):
+                # Called directly rather than through the tree.
+                path = environ.get('PATH_INFO', '')
+                if path.startswith(self.script_name):
+                    request.script_name = self.script_name
+                    request.path_info = path[len(self.script_name):] or '/'
+            request.path_info = _recode(request.path_info)
+            for _ in range(10):
+                try:
+                    self.respond(request)
+                    break
+                except InternalRedirect as ir:
+                    request = _redirected(request, ir)
+                    _serving.set_current(request)
+            response = request.response
+            start_response(response.output_status, response.header_list)
+            body = response.body
+            if request.method == 'HEAD':
+                body = ()
+            if request.plan is None or not request.plan.hooks['on_end_request']:
+                log.access(request, response, _length(response))
+                return body if isinstance(body, (list, tuple)) else _Closing(body, request)
+            return _Closing(body, request)
+        finally:
+            _serving.reset_current(token)
+
+
+_DEFAULT_DISPATCHER = Dispatcher()
+
+
+def _run(request: Request, point: str) -> None:
+    """Run a hook point's callbacks; after a failure, only failsafe ones."""
+    plan = request.plan
+    if plan is None:
+        return
+    exc = None
+    for fn, kw, failsafe in plan.hooks[point]:
+        if exc is None or failsafe:
+            try:
+                fn(**kw)
+            except (HTTPRedirect, HTTPError, InternalRedirect, KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as ex:
+                if exc is None:
+                    exc = ex
+                log.error('hook %s failed' % (point,), 'HOOK', logging.ERROR, traceback=True)
+    if exc is not None:
+        raise exc
+
+
+def _length(response: Any) -> int | None:
+    cl = response.headers.get('Content-Length')
+    try:
+        return int(cl) if cl is not None else None
+    except ValueError:
+        return None
+
+
+def _recode(path: str) -> str:
+    # WSGI gives PATH_INFO as latin-1 text of the raw bytes; URLs are UTF-8.
+    try:
+        return path.encode('latin-1').decode('utf-8')
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return path
+
+
+def _redirected(request: Request, ir: InternalRedirect) -> Request:
+    env = dict(request.environ)
+    env['PATH_INFO'] = ir.path
+    env['QUERY_STRING'] = ir.query_string
+    env['REQUEST_METHOD'] = 'GET'
+    new = Request(env, request.app)
+    new.script_name = request.script_name
+    new.setup_addresses()
+    return new
+
+
+def _bare_500(request: Request, response: Any) -> None:
+    body = b'Unrecoverable error in the server.'
+    response.status = 500
+    response.output_status = '500 Internal Server Error'
+    response.header_list = [('Content-Type', 'text/plain'),
+                            ('Content-Length', str(len(body)))]
+    response.body = [body]
+
+
+class _Closing:
+    """The WSGI body iterable: runs ``on_end_request`` and logs when closed."""
+
+    __slots__ = ('it', 'request')
+
+    def __init__(self, body: Any, request: Request) -> None:
+        self.it = body
+        self.request = request
+
+    def __iter__(self):
+        req = self.request
+        token = _serving.set_current(req)
+        try:
+            for chunk in self.it:
+                yield chunk
+        except Exception as ex:
+            # NOTE: headers are sent; all we can do is log and cut the stream.
+            log.error('error while streaming the response: %r' % (ex,), 'HTTP',
+                      logging.ERROR, traceback=True)
+            raise
+        finally:
+            _serving.reset_current(token)
+
+    def close(self) -> None:
+        req = self.request
+        if req.closed:
+            return
+        req.closed = True
+        token = _serving.set_current(req)
+        try:
+            close = getattr(self.it, 'close', None)
+            if close is not None:
+                close()
+            if req.plan is not None:
+                try:
+                    _run(req, 'on_end_request')
+                except Exception:
+                    log.error('on_end_request failed', 'HTTP', logging.ERROR, traceback=True)
+            log.access(req, req.response, _length(req.response))
+        finally:
+            _serving.reset_current(token)
+

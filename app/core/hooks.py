@@ -1,0 +1,289 @@
+"""Hook points, tools, the toolbox, and per-route plans.
+
+A *tool* is a callable attached to a named hook point, switched on by config
+(``tools.<name>.on``) or by its decorator, which only tags the handler's
+``_cp_config``. The handler itself is never wrapped.
+
+A *plan* is what one route needs at run time: its merged config, the
+request/response attributes config sets, and for each hook point the
+callbacks in priority order with their arguments bound. Plans are built at
+the first request for a route and cached (see ``Application``); building
+one is the only place that reads config keys, sorts hooks or looks tools up.
+
+Tool priorities, lowest runs first within a hook point (CherryPy's values):
+
+====================  ===================  ========
+tool                  hook point           priority
+====================  ===================  ========
+autovary              on_start_resource        0
+proxy                 before_request_body     30
+json_in               before_request_body     30
+sessions (init)       before_request_body     50
+decode, referer       before_request_body     50
+auth_basic            before_handler           1
+auth_digest           before_handler           1
+params                before_handler          15
+caching (get)         before_handler          20
+staticdir, staticfile before_handler          50
+trailing_slash        before_handler          60
+json_out              before_finalize         30
+sessions (save)       before_finalize         50
+expires               before_finalize         50
+encode                before_finalize         70
+etags                 before_finalize         75
+gzip                  before_finalize         80
+caching (store)       before_finalize        100
+log_tracebacks        before_error_response   50
+sessions (close)      on_end_request          50
+====================  ===================  ========
+
+Custom hooks from config (``hooks.<point>``) and tools without a priority
+take 50. Ties keep the order of attachment.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable
+
+__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'Plan', 'build_plan']
+
+#: The lifecycle, in order. ``Application.respond`` runs them.
+HOOK_POINTS = ('on_start_resource', 'before_request_body', 'before_handler',
+               'before_finalize', 'on_end_resource', 'before_error_response',
+               'after_error_response', 'on_end_request')
+
+Hook = tuple  # (priority, order, callable, kwargs, failsafe)
+
+
+class Tool:
+    """A callable hung on a hook point: ``Tool('before_handler', fn)``.
+
+    ``fn`` is called with its config arguments as keywords
+    (``tools.<name>.<arg>``). Calling the tool returns a decorator that tags
+    a handler's ``_cp_config`` with ``tools.<name>.on`` and the arguments.
+    """
+
+    namespace = 'tools'
+
+    def __init__(self, point: str, callable: Callable[..., Any],
+                 name: str | None = None, priority: int = 50) -> None:
+        if point not in HOOK_POINTS:
+            raise ValueError('unknown hook point %r (one of %s)'
+                             % (point, ', '.join(HOOK_POINTS)))
+        self._point = point
+        self.callable = callable
+        self._name = name
+        self._priority = priority
+        self.__doc__ = getattr(callable, '__doc__', None)
+
+    def _params(self) -> tuple[set[str], bool]:
+        try:
+            sig = inspect.signature(self.callable)
+        except (TypeError, ValueError):
+            return set(), True
+        names = set()
+        varkw = False
+        for p in sig.parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                varkw = True
+            elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                names.add(p.name)
+        return names, varkw
+
+    def accepts(self, arg: str) -> bool:
+        """True when ``tools.<name>.<arg>`` is a key this tool understands."""
+        if arg in ('on', 'priority'):
+            return True
+        names, varkw = self._params()
+        return varkw or arg in names
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """Return a decorator that switches this tool on for the handler."""
+        if args:
+            raise TypeError('The %r Tool does not accept positional arguments; '
+                            'you must use keyword arguments.' % (self._name,))
+
+        def tool_decorator(f: Any) -> Any:
+            if not hasattr(f, '_cp_config'):
+                f._cp_config = {}
+            subspace = '%s.%s.' % (self.namespace, self._name)
+            f._cp_config[subspace + 'on'] = True
+            for k, v in kwargs.items():
+                f._cp_config[subspace + k] = v
+            return f
+        return tool_decorator
+
+    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Callable, dict]]:
+        """Return ``[(point, priority, callable, kwargs)]`` for a route's config."""
+        conf = dict(conf)
+        conf.pop('on', None)
+        p = conf.pop('priority', None)
+        if p is None:
+            p = getattr(self.callable, 'priority', self._priority)
+        return [(self._point, p, self.callable, conf)]
+
+
+class HandlerTool(Tool):
+    """A tool that may answer the request itself, skipping the handler.
+
+    Its callable returns True when it has set the response; the core then
+    skips the page handler. ``tool.handler(**args)`` makes an exposed
+    handler out of it.
+    """
+
+    def __init__(self, callable: Callable[..., Any], name: str | None = None,
+                 priority: int = 50) -> None:
+        super().__init__('before_handler', callable, name, priority)
+
+    def handler(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """Return an exposed page handler that runs this tool."""
+        from .errors import NotFound
+
+        def handle_func(*a: Any, **kw: Any) -> Any:
+            from . import _serving
+            if not self.callable(*args, **self._merged(kwargs)):
+                raise NotFound()
+            return _serving.current().response.body
+        handle_func.exposed = True  # type: ignore[attr-defined]
+        return handle_func
+
+    def _merged(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        from . import _serving
+        req = _serving.current()
+        prefix = '%s.%s.' % (self.namespace, self._name)
+        conf = {k[len(prefix):]: v for k, v in req.config.items() if k.startswith(prefix)}
+        conf.pop('on', None)
+        conf.pop('priority', None)
+        conf.update(kwargs)
+        return conf
+
+    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Callable, dict]]:
+        hooks = super()._hooks(conf)
+        point, p, fn, kw = hooks[0]
+        return [(point, p, _HandlerToolCall(fn), kw)]
+
+
+class _HandlerToolCall:
+    """Runs a handler tool and marks the request handled when it returns True."""
+
+    __slots__ = ('fn', 'failsafe')
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.failsafe = getattr(fn, 'failsafe', False)
+
+    def __call__(self, **kwargs: Any) -> None:
+        if self.fn(**kwargs):
+            from . import _serving
+            _serving.current().handler = None
+
+
+class Toolbox:
+    """The registry of tools: ``tools.name = Tool(...)`` registers one."""
+
+    def __init__(self, namespace: str = 'tools') -> None:
+        object.__setattr__(self, 'namespace', namespace)
+        object.__setattr__(self, '_tools', {})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Tool):
+            if value._name is None:
+                value._name = name
+            value.namespace = self.namespace
+            self._tools[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._tools.pop(name, None)
+        object.__delattr__(self, name)
+
+    def get(self, name: str) -> Tool | None:
+        """Return the tool registered as ``name``, or None."""
+        return self._tools.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def __iter__(self):
+        return iter(self._tools)
+
+
+class Plan:
+    """What one route runs: config, attribute settings and sorted hooks."""
+
+    __slots__ = ('config', 'hooks', 'request_attrs', 'response_attrs',
+                 'response_headers', 'error_page', 'sources', 'has_hooks')
+
+    def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
+                 request_attrs: tuple, response_attrs: tuple,
+                 response_headers: tuple, error_page: dict, sources: tuple) -> None:
+        self.config = config
+        self.hooks = hooks
+        self.request_attrs = request_attrs
+        self.response_attrs = response_attrs
+        self.response_headers = response_headers
+        self.error_page = error_page
+        self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
+        self.has_hooks = {p: bool(h) for p, h in hooks.items()}
+
+
+def _as_list(value: Any) -> Iterable[Any]:
+    if value is None:
+        return ()
+    return value if isinstance(value, (list, tuple)) else (value,)
+
+
+def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
+               sources: tuple = ()) -> Plan:
+    """Turn a route's merged config into a Plan (done once per route)."""
+    from .config import check_keys
+    hooks: dict[str, list] = {p: [] for p in HOOK_POINTS}
+    order = 0
+    tool_confs: dict[str, dict[str, dict[str, Any]]] = {}
+    request_attrs = []
+    response_attrs = []
+    response_headers = []
+    error_page: dict[Any, Any] = {}
+    for key, value in config.items():
+        ns, _, rest = key.partition('.')
+        if ns in toolboxes:
+            name, _, arg = rest.partition('.')
+            if arg:
+                tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
+        elif ns == 'request':
+            request_attrs.append((rest, value))
+        elif ns == 'response':
+            if rest.startswith('headers.'):
+                response_headers.append((rest[8:], value))
+            else:
+                response_attrs.append((rest, value))
+        elif ns == 'error_page':
+            error_page[rest if rest == 'default' else _int_or(rest)] = value
+        elif ns == 'hooks':
+            if rest not in hooks:
+                raise ValueError('config key %r: unknown hook point %r' % (key, rest))
+            for cb in _as_list(value):
+                hooks[rest].append((50, order, cb, {}, getattr(cb, 'failsafe', False)))
+                order += 1
+    for ns, confs in tool_confs.items():
+        box = toolboxes[ns]
+        check_keys((('%s.%s.%s' % (ns, n, a), None) for n, c in confs.items() for a in c),
+                   'route config', box)
+        for name, conf in confs.items():
+            if not conf.get('on'):
+                continue
+            tool = box.get(name)
+            for point, prio, fn, kw in tool._hooks(conf):  # type: ignore[union-attr]
+                hooks[point].append((prio, order, fn, kw, getattr(fn, 'failsafe', False)))
+                order += 1
+    sorted_hooks = {p: tuple((fn, kw, fs) for _, _, fn, kw, fs in sorted(h, key=lambda x: x[:2]))
+                    for p, h in hooks.items()}
+    return Plan(config, sorted_hooks, tuple(request_attrs), tuple(response_attrs),
+                tuple(response_headers), error_page, sources)
+
+
+def _int_or(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return text

@@ -1,0 +1,1 @@
+"""Tool bodies at CherryPy's paths (``cherrypy.lib.static`` and so on)."""

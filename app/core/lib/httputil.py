@@ -1,0 +1,183 @@
+"""HTTP helpers: case-insensitive headers, status lines, dates, Accept parsing."""
+from __future__ import annotations
+
+import email.utils
+import time
+from http import HTTPStatus
+from typing import Any, Iterable
+
+__all__ = ['HeaderMap', 'valid_status', 'response_codes', 'HTTPDate',
+           'header_elements', 'parse_http_date']
+
+#: ``{code: (reason, long message)}`` as CherryPy's ``httputil.response_codes``.
+response_codes: dict[int, tuple[str, str]] = {
+    s.value: (s.phrase, s.description) for s in HTTPStatus}
+response_codes[500] = ('Internal Server Error',
+                       'The server encountered an unexpected condition '
+                       'which prevented it from fulfilling the request.')
+response_codes[503] = ('Service Unavailable',
+                       'The server is currently unable to handle the '
+                       'request due to a temporary overloading or '
+                       'maintenance of the server.')
+
+
+class HeaderMap(dict):
+    """A dict of HTTP headers whose keys compare case-insensitively.
+
+    Keys are stored title-cased (``content-type`` -> ``Content-Type``), which
+    is what CherryPy programs see when they iterate.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def _k(key: str) -> str:
+        return key.title() if key.__class__ is str else str(key).title()
+
+    def __getitem__(self, key: str) -> str:
+        return dict.__getitem__(self, self._k(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, self._k(key), value)
+
+    def __delitem__(self, key: str) -> None:
+        dict.__delitem__(self, self._k(key))
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, self._k(key))  # type: ignore[arg-type]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict.get(self, self._k(key), default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        return dict.setdefault(self, self._k(key), default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        return dict.pop(self, self._k(key), *default)
+
+    def update(self, other: Any = (), **kw: Any) -> None:  # type: ignore[override]
+        items = other.items() if hasattr(other, 'items') else other
+        for k, v in items:
+            self[k] = v
+        for k, v in kw.items():
+            self[k] = v
+
+    def copy(self) -> 'HeaderMap':
+        h = HeaderMap()
+        dict.update(h, self)
+        return h
+
+    def elements(self, key: str) -> list['HeaderElement']:
+        """Return the parsed, q-sorted elements of header ``key``."""
+        return header_elements(key, self.get(key))
+
+    def values(self, key: str | None = None):  # type: ignore[override]
+        """With a key: the element values of that header (CherryPy API)."""
+        if key is None:
+            return dict.values(self)
+        return [e.value for e in self.elements(key)]
+
+    def output(self) -> list[tuple[str, str]]:
+        """Return ``[(name, value)]`` for WSGI ``start_response``."""
+        out = []
+        for k, v in dict.items(self):
+            if isinstance(v, (list, tuple)):
+                out.extend((k, str(x)) for x in v)
+            else:
+                out.append((k, v if v.__class__ is str else str(v)))
+        return out
+
+
+class HeaderElement:
+    """One element of a comma-separated header, with its parameters."""
+
+    __slots__ = ('value', 'params')
+
+    def __init__(self, value: str, params: dict[str, str] | None = None) -> None:
+        self.value = value
+        self.params = params or {}
+
+    @property
+    def qvalue(self) -> float:
+        """The ``q`` parameter as a float (1.0 when absent or malformed)."""
+        try:
+            return float(self.params.get('q', '1'))
+        except ValueError:
+            return 0.0
+
+    def __str__(self) -> str:
+        p = ''.join(';%s=%s' % kv for kv in self.params.items())
+        return self.value + p
+
+    def __repr__(self) -> str:
+        return 'HeaderElement(%r, %r)' % (self.value, self.params)
+
+
+def header_elements(fieldname: str, fieldvalue: str | None) -> list[HeaderElement]:
+    """Parse a header into elements; Accept* headers are sorted by q-value."""
+    if not fieldvalue:
+        return []
+    result = []
+    for element in fieldvalue.split(','):
+        parts = [p.strip() for p in element.split(';')]
+        if not parts[0]:
+            continue
+        params = {}
+        for atom in parts[1:]:
+            k, _, v = atom.partition('=')
+            if k:
+                params[k.strip().lower()] = v.strip().strip('"')
+        result.append(HeaderElement(parts[0], params))
+    if fieldname.lower().startswith('accept'):
+        result.sort(key=lambda e: e.qvalue, reverse=True)
+    return result
+
+
+def valid_status(status: Any) -> tuple[int, str, str]:
+    """Return ``(code, reason, message)`` for an int or ``'404 Reason'`` string.
+
+    Raises ValueError for anything that is not a status from 100 to 599.
+    """
+    if not status:
+        status = 200
+    code_s, _, reason = str(status).strip().partition(' ')
+    try:
+        code = int(code_s)
+    except (TypeError, ValueError):
+        raise ValueError('Illegal response status from server (%r is non-numeric).'
+                         % (code_s,)) from None
+    if code < 100 or code > 599:
+        raise ValueError('Illegal response status from server (%s is out of range).'
+                         % (code,))
+    default_reason, message = response_codes.get(code, ('', ''))
+    return code, reason or default_reason, message
+
+
+def HTTPDate(timeval: float | None = None) -> str:
+    """Format a timestamp as an RFC 7231 date (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
+    return email.utils.formatdate(time.time() if timeval is None else timeval,
+                                  usegmt=True)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """Parse an HTTP date to a timestamp; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return dt.timestamp() if dt is not None else None
+
+
+def qvalue_pick(header: str | None, offers: Iterable[str]) -> list[str]:
+    """Return the offers acceptable under an Accept-* header, best first."""
+    elements = header_elements('accept', header)
+    out = []
+    for e in elements:
+        if e.qvalue <= 0:
+            continue
+        for o in offers:
+            if (e.value == '*' or e.value.lower() == o.lower()) and o not in out:
+                out.append(o)
+    return out

@@ -1,0 +1,89 @@
+"""JSON in and out: ``tools.json_in`` and ``tools.json_out``."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable
+
+from .. import _serving
+from ..errors import HTTPError
+
+__all__ = ['json_in', 'json_out', 'json_processor', 'json_handler', 'json_encode']
+
+_encoder = json.JSONEncoder()
+
+
+def json_encode(value: Any) -> bytes:
+    """Encode ``value`` as UTF-8 JSON bytes (generators become lists)."""
+    return _encoder.encode(value).encode('utf-8')
+
+
+def json_processor(entity: Any) -> None:
+    """Read the body as JSON into ``request.json``; 400 with a message if malformed."""
+    body = entity.read()
+    if not body:
+        raise HTTPError(400, 'Invalid JSON document: empty body')
+    try:
+        text = body.decode('utf-8')
+        _serving.current().json = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as ex:
+        raise HTTPError(400, 'Invalid JSON document: %s' % (ex,)) from None
+
+
+def json_in(content_type: Iterable[str] | str = ('application/json', 'text/javascript'),
+            force: bool = True, debug: bool = False,
+            processor: Callable[[Any], None] = json_processor) -> None:
+    """Parse a JSON request body into ``request.json``.
+
+    With ``force`` (the default) a body of another media type gets 415; a
+    malformed document gets 400; a body over the size limit 413. A request
+    with no body leaves ``request.json`` as None.
+    """
+    request = _serving.current()
+    if isinstance(content_type, str):
+        content_type = [content_type]
+    body = request.body
+    if force:
+        has_body = bool(body.length) or body.chunked
+        if has_body and body.content_type.value.lower() not in content_type:
+            raise HTTPError(415, 'Expected an entity of content type %s'
+                            % ', '.join(content_type))
+        body.processors.clear()
+        body.default_proc = None
+    for ct in content_type:
+        body.processors[ct] = processor
+    if request.method not in request.methods_with_bodies:
+        return
+    request.process_request_body = True
+
+
+def json_handler(*args: Any, **kwargs: Any) -> Any:
+    """The default ``json_out`` handler: the inner handler's value, as JSON."""
+    value = _serving.current()._json_inner_handler(*args, **kwargs)
+    return json_encode(value)
+
+
+def json_out(content_type: str | None = 'application/json', debug: bool = False,
+             handler: Callable[..., Any] = json_handler) -> None:
+    """Encode what the page handler returned as JSON; set ``Content-Type``.
+
+    Runs at ``before_finalize``; the page handler itself is never wrapped.
+    A custom ``handler(*args, **kwargs)`` may call
+    ``request._json_inner_handler(*args, **kwargs)`` for the value, as in
+    CherryPy.
+    """
+    request = _serving.current()
+    response = request.response
+    if request.stage != 'before_finalize':
+        return  # the page handler did not run (an error, or a tool answered)
+    value = response.body
+    if handler is json_handler:
+        try:
+            response.body = json_encode(value)
+        except (TypeError, ValueError) as ex:
+            raise HTTPError(500, 'The handler returned a value JSON cannot encode: %s'
+                            % (ex,)) from None
+    else:
+        request._json_inner_handler = lambda *a, **k: value
+        response.body = handler(*request.args, **request.params)
+    if content_type is not None:
+        response.headers['Content-Type'] = content_type

@@ -1,0 +1,267 @@
+"""Static files: ``serve_file``, ``serve_download``, ``staticdir``, ``staticfile``.
+
+Sends ``Last-Modified`` and answers ``If-Modified-Since`` with 304; answers
+a single ``Range`` with 206 (416 when unsatisfiable). A path that leaves
+the configured directory (``..``, encoded slashes or dots, NUL bytes, a
+symlink pointing outside) is refused with 403 or 404, never served.
+"""
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+import urllib.parse
+from typing import Any, Iterator
+
+from .. import _serving
+from ..errors import HTTPError, NotFound
+from .httputil import HTTPDate, parse_http_date
+
+__all__ = ['serve_file', 'serve_fileobj', 'serve_download', 'staticdir', 'staticfile']
+
+_CHUNK = 64 * 1024
+mimetypes.add_type('image/svg+xml', '.svg')
+mimetypes.add_type('application/javascript', '.js')
+mimetypes.add_type('font/woff2', '.woff2')
+
+
+def _file_iter(f: Any, start: int, length: int) -> Iterator[bytes]:
+    try:
+        f.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = f.read(min(_CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        f.close()
+
+
+class _FileBody:
+    """A file (or a range of it) as a WSGI body of bytes."""
+
+    bytes_only = True
+
+    def __init__(self, f: Any, start: int, length: int) -> None:
+        self.f = f
+        self.start = start
+        self.length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return _file_iter(self.f, self.start, self.length)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _validate_since(path_mtime: float) -> None:
+    request = _serving.current()
+    since = parse_http_date(request.environ.get('HTTP_IF_MODIFIED_SINCE'))
+    if since is not None and int(path_mtime) <= int(since) and \
+            request.method in ('GET', 'HEAD'):
+        from ..errors import HTTPRedirect
+        raise HTTPRedirect([], 304)
+
+
+def serve_file(path: str, content_type: str | None = None, disposition: str | None = None,
+               name: str | None = None, debug: bool = False) -> Any:
+    """Set the response to the file at absolute ``path`` and return its body.
+
+    ``disposition`` (``'attachment'``/``'inline'``) adds Content-Disposition
+    with ``name`` (default: the file's basename). 404 if there is no file.
+    """
+    response = _serving.current().response
+    if not os.path.isabs(path):
+        raise ValueError("'%s' is not an absolute path." % (path,))
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        raise NotFound() from None
+    if stat.S_ISDIR(st.st_mode):
+        raise NotFound()
+    response.headers['Last-Modified'] = HTTPDate(st.st_mtime)
+    _validate_since(st.st_mtime)
+    if content_type is None:
+        content_type = mimetypes.guess_type(path)[0] or 'application/octet-stream'
+    response.headers['Content-Type'] = content_type
+    if disposition is not None:
+        if name is None:
+            name = os.path.basename(path)
+        response.headers['Content-Disposition'] = _disposition(disposition, name)
+    try:
+        f = open(path, 'rb')
+    except OSError:
+        raise HTTPError(403, 'The file cannot be read.') from None
+    return serve_fileobj(f, content_type, None, None, st.st_size)
+
+
+def _disposition(disposition: str, name: str) -> str:
+    ascii_name = name.encode('ascii', 'replace').decode('ascii').replace('"', '')
+    quoted = urllib.parse.quote(name)
+    if quoted == name:
+        return '%s; filename="%s"' % (disposition, name)
+    return "%s; filename=\"%s\"; filename*=UTF-8''%s" % (disposition, ascii_name, quoted)
+
+
+def serve_fileobj(fileobj: Any, content_type: str | None = None, disposition: str | None = None,
+                  name: str | None = None, content_length: int | None = None,
+                  debug: bool = False) -> Any:
+    """Set the response to an open binary file object and return its body."""
+    request = _serving.current()
+    response = request.response
+    if content_type is not None:
+        response.headers['Content-Type'] = content_type
+    if disposition is not None:
+        response.headers['Content-Disposition'] = _disposition(disposition, name or 'download')
+    if content_length is None:
+        try:
+            content_length = os.fstat(fileobj.fileno()).st_size
+        except (AttributeError, OSError, ValueError):
+            response.body = fileobj.read()
+            fileobj.close()
+            return response.body
+    response.headers['Accept-Ranges'] = 'bytes'
+    start, length = 0, content_length
+    rng = request.environ.get('HTTP_RANGE')
+    if rng and request.protocol >= (1, 1):
+        r = _parse_range(rng, content_length)
+        if r is None:
+            fileobj.close()
+            response.headers['Content-Range'] = 'bytes */%s' % content_length
+            raise HTTPError(416, 'Requested Range Not Satisfiable')
+        if r != (0, content_length):
+            start, stop = r
+            length = stop - start
+            response.status = '206 Partial Content'
+            response.headers['Content-Range'] = 'bytes %s-%s/%s' % (
+                start, stop - 1, content_length)
+    response.headers['Content-Length'] = str(length)
+    wrapper = request.environ.get('wsgi.file_wrapper')
+    if wrapper is not None and start == 0 and length == content_length:
+        response.body = wrapper(fileobj, _CHUNK)
+    else:
+        response.body = _FileBody(fileobj, start, length)
+    return response.body
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """Return ``(start, stop)`` for a single byte range, whole file for others.
+
+    None means unsatisfiable (416). Several ranges are answered with the
+    whole file (allowed by RFC 9110), which keeps the code small.
+    """
+    unit, _, spec = header.partition('=')
+    if unit.strip().lower() != 'bytes' or not spec:
+        return (0, size)
+    ranges = [r.strip() for r in spec.split(',') if r.strip()]
+    if len(ranges) != 1:
+        return (0, size)
+    first, dash, last = ranges[0].partition('-')
+    if not dash:
+        return (0, size)
+    try:
+        if first == '':
+            n = int(last)
+            if n <= 0:
+                return None
+            return (max(size - n, 0), size) if size else None
+        start = int(first)
+        stop = int(last) + 1 if last else size
+    except ValueError:
+        return (0, size)
+    if start < 0 or start >= size or stop <= start:
+        return None
+    return (start, min(stop, size))
+
+
+def serve_download(path: str, name: str | None = None) -> Any:
+    """Serve ``path`` as an attachment (``application/x-download``)."""
+    return serve_file(path, 'application/x-download', 'attachment', name)
+
+
+def _safe_join(root: str, rel: str) -> str | None:
+    """Join ``rel`` under ``root``; None if the result would leave ``root``."""
+    if '\x00' in rel or '\\' in rel:
+        return None
+    parts = []
+    for seg in rel.split('/'):
+        if seg in ('', '.'):
+            continue
+        if seg == '..':
+            return None
+        parts.append(seg)
+    candidate = os.path.join(root, *parts)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(candidate)
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return candidate
+
+
+def staticdir(section: str, dir: str, root: str = '', match: str = '', content_types: Any = None,
+              index: str = '', debug: bool = False) -> bool:
+    """``tools.staticdir``: serve files under ``dir`` for the URLs of ``section``.
+
+    ``dir`` is absolute or relative to ``root``. ``index`` names the file
+    served for the directory itself; there is no directory listing.
+    """
+    request = _serving.current()
+    if request.method not in ('GET', 'HEAD'):
+        return False
+    if match:
+        import re
+        if not re.search(match, request.path_info):
+            return False
+    if not os.path.isabs(dir):
+        if not root:
+            raise ValueError('Static dir requires an absolute dir (or root).')
+        dir = os.path.join(root, dir)
+    if section == 'global':
+        section = '/'
+    section = section.rstrip(r'\/')
+    branch = request.path_info[len(section) + 1:]
+    try:
+        branch = urllib.parse.unquote(branch, errors='strict')
+    except UnicodeDecodeError:
+        raise HTTPError(400, 'Invalid path encoding.') from None
+    full = _safe_join(dir, branch)
+    if full is None:
+        raise HTTPError(403, 'Forbidden path.')
+    if os.path.isdir(full):
+        if not index:
+            return False
+        full = os.path.join(full, index)
+        if not os.path.isfile(full):
+            return False
+    elif not os.path.isfile(full):
+        return False
+    ctype = None
+    if content_types:
+        ctype = content_types.get(os.path.splitext(full)[1].lstrip('.'))
+    serve_file(full, ctype)
+    return True
+
+
+def staticfile(filename: str, root: str | None = None, match: str = '',
+               content_types: Any = None, debug: bool = False) -> bool:
+    """``tools.staticfile``: serve one file (absolute, or relative to ``root``)."""
+    request = _serving.current()
+    if request.method not in ('GET', 'HEAD'):
+        return False
+    if match:
+        import re
+        if not re.search(match, request.path_info):
+            return False
+    if not os.path.isabs(filename):
+        if not root:
+            raise ValueError("Static tool requires an absolute filename (got '%s')." % filename)
+        filename = os.path.join(root, filename)
+    if not os.path.isfile(filename):
+        return False
+    ctype = None
+    if content_types:
+        ctype = content_types.get(os.path.splitext(filename)[1].lstrip('.'))
+    serve_file(filename, ctype)
+    return True

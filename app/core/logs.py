@@ -1,0 +1,115 @@
+"""Access and error logs through the standard ``logging`` module.
+
+Two loggers, named as CherryPy names them so a ``logging.config.dictConfig``
+written for CherryPy routes them unchanged: ``cherrypy.access`` (one line a
+request, Apache combined format) and ``cherrypy.error`` (everything else).
+``log.screen``, ``log.access_file`` and ``log.error_file`` in the global
+config add or remove this module's own handlers; handlers that others add
+are left alone.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+from typing import Any
+
+__all__ = ['LogManager', 'log']
+
+
+class LogManager:
+    """``cherrypy.log``: call it to write to the error log.
+
+    ``log(msg, context='', severity=logging.INFO, traceback=False)``.
+    """
+
+    access_log_format = ('{h} {l} {u} {t} "{r}" {s} {b} "{f}" "{a}"')
+
+    def __init__(self) -> None:
+        self.error_log = logging.getLogger('cherrypy.error')
+        self.access_log = logging.getLogger('cherrypy.access')
+        self.error_log.setLevel(logging.INFO)
+        self.access_log.setLevel(logging.INFO)
+        self._own: dict[tuple[str, str], logging.Handler] = {}
+
+    @staticmethod
+    def time() -> str:
+        """The time as the logs show it: ``[22/Nov/2026:03:57:12]``."""
+        return datetime.datetime.now().strftime('[%d/%b/%Y:%H:%M:%S]')
+
+    def error(self, msg: str = '', context: str = '', severity: int = logging.INFO,
+              traceback: bool = False) -> None:
+        """Write ``msg`` to the error log, with the current traceback if asked."""
+        exc_info = sys.exc_info() if traceback else None
+        if traceback and exc_info[0] is None:  # type: ignore[index]
+            exc_info = None
+        self.error_log.log(severity, ' '.join((self.time(), context, msg)), exc_info=exc_info)
+
+    __call__ = error
+
+    def access(self, request: Any, response: Any, nbytes: int | None) -> None:
+        """Write one access line for a finished request (only if anyone listens)."""
+        lg = self.access_log
+        # PERF: formatting costs more than the rest of logging; skip it when
+        # no handler would see the line.
+        if not lg.isEnabledFor(logging.INFO) or not lg.hasHandlers():
+            return
+        env = request.environ
+        status = response.output_status or str(response.status)
+        line = self.access_log_format.format(
+            h=request.remote.ip if request.remote else env.get('REMOTE_ADDR', '-'),
+            l='-',
+            u=request.login or '-',
+            t=self.time(),
+            r='%s %s%s %s' % (request.method, request.script_name + request.path_info,
+                              '?' + request.query_string if request.query_string else '',
+                              request.server_protocol),
+            s=status.split(' ', 1)[0],
+            b='-' if nbytes is None else nbytes,
+            f=env.get('HTTP_REFERER', ''),
+            a=env.get('HTTP_USER_AGENT', ''),
+        )
+        try:
+            lg.log(logging.INFO, line)
+        except Exception as ex:  # NOTE: logging must never fail a request
+            self.error('access log failed: %r' % (ex,), 'LOG', logging.WARNING)
+
+    # -- handlers driven by config ---------------------------------------
+    def _set(self, which: str, kind: str, target: Any) -> None:
+        logger = self.error_log if which == 'error' else self.access_log
+        old = self._own.pop((which, kind), None)
+        if old is not None:
+            logger.removeHandler(old)
+            old.close()
+        if not target:
+            return
+        if kind == 'screen':
+            h: logging.Handler = logging.StreamHandler(
+                sys.stderr if which == 'error' else sys.stdout)
+        else:
+            h = logging.FileHandler(target, encoding='utf-8')
+        h.setFormatter(logging.Formatter('%(message)s'))
+        logger.addHandler(h)
+        self._own[(which, kind)] = h
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """Apply ``log.screen``, ``log.access_file`` and ``log.error_file``."""
+        screen = config.get('log.screen', True)
+        self._set('error', 'screen', screen)
+        self._set('access', 'screen', screen)
+        self._set('error', 'file', config.get('log.error_file'))
+        self._set('access', 'file', config.get('log.access_file'))
+
+    def reopen_files(self) -> None:
+        """Close and reopen the log files (for log rotation)."""
+        for (which, kind), h in list(self._own.items()):
+            if isinstance(h, logging.FileHandler):
+                self._set(which, kind, h.baseFilename)
+
+    @property
+    def screen(self) -> bool:
+        """True when this manager writes to the console."""
+        return ('error', 'screen') in self._own
+
+
+log = LogManager()

@@ -1,0 +1,305 @@
+"""Request and response objects, with CherryPy's attribute names.
+
+Both are built once per request from the WSGI environ; the costly parts
+(headers, cookies, query parameters) are parsed on first use.
+"""
+from __future__ import annotations
+
+import http.cookies
+import time
+import urllib.parse
+from typing import Any
+
+from .errors import HTTPError
+from .lib.httputil import HeaderMap, HTTPDate
+from .body import RequestBody
+
+__all__ = ['Request', 'Response', 'Host', 'parse_query_string']
+
+#: More query fields than this is an absurd query string: 400, not work.
+MAX_QUERY_FIELDS = 1000
+
+
+class Host:
+    """An address: ``ip``, ``port`` and ``name`` (CherryPy's ``httputil.Host``)."""
+
+    __slots__ = ('ip', 'port', 'name')
+
+    def __init__(self, ip: str, port: int, name: str | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        self.name = name or ip
+
+    def __repr__(self) -> str:
+        return 'Host(%r, %r, %r)' % (self.ip, self.port, self.name)
+
+
+def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
+    """Parse a query string; a repeated field becomes a list.
+
+    Raises HTTPError 404 for undecodable text (as CherryPy does) and 400 for
+    more than MAX_QUERY_FIELDS fields.
+    """
+    try:
+        pairs = urllib.parse.parse_qsl(qs, keep_blank_values=True, encoding=encoding,
+                                       errors='strict', max_num_fields=MAX_QUERY_FIELDS,
+                                       separator='&')
+    except UnicodeDecodeError:
+        raise HTTPError(404, 'The given query string could not be processed. Query '
+                        'strings for this resource must be encoded with %r.'
+                        % (encoding,)) from None
+    except ValueError:
+        raise HTTPError(400, 'Too many query string fields (at most %d).'
+                        % MAX_QUERY_FIELDS) from None
+    params: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in params:
+            old = params[k]
+            if isinstance(old, list):
+                old.append(v)
+            else:
+                params[k] = [old, v]
+        else:
+            params[k] = v
+    return params
+
+
+class Request:
+    """The request being served. ``cherrypy.request`` proxies to it.
+
+    Config keys ``request.<attr>`` set attributes here for the route.
+    """
+
+    __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name',
+                 'query_string', 'protocol', 'scheme', 'remote', 'local',
+                 'base', 'config', 'handler', 'response', 'session',
+                 'is_index', 'args', 'kwargs', 'show_tracebacks',
+                 'show_mismatched_params', 'error_page', 'process_request_body',
+                 'methods_with_bodies', 'throws', 'dispatch', 'stage', 'closed',
+                 'login', 'json', 'plan', 'virtual_path', 'server_protocol',
+                 'request_line', '_headers', '_cookie', '_params', '_body',
+                 'error_response', 'handled_error', '__dict__')
+
+    def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
+        self.environ = environ
+        self.app = app
+        self.method = environ.get('REQUEST_METHOD', 'GET')
+        self.script_name = environ.get('SCRIPT_NAME', '')
+        self.path_info = environ.get('PATH_INFO', '/') or '/'
+        self.query_string = environ.get('QUERY_STRING', '')
+        sp = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
+        self.server_protocol = sp
+        self.protocol = (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
+        self.scheme = environ.get('wsgi.url_scheme', 'http')
+        self.remote = None
+        self.local = None
+        self.base = None
+        self.request_line = None
+        self.config = {}
+        self.handler = None
+        self.response = Response()
+        self.session = None
+        self.is_index = None
+        self.args = ()
+        self.kwargs = {}
+        self.show_tracebacks = True
+        self.show_mismatched_params = True
+        self.error_page = {}
+        self.process_request_body = True
+        self.methods_with_bodies = ('POST', 'PUT', 'PATCH')
+        self.throws = (KeyboardInterrupt, SystemExit)
+        self.dispatch = None
+        self.stage = None
+        self.closed = False
+        self.login = None
+        self.json = None
+        self.plan = None
+        self.virtual_path = None
+        self.error_response = None
+        self.handled_error = None
+        self._headers = None
+        self._cookie = None
+        self._params = None
+        self._body = None
+
+    def setup_addresses(self) -> None:
+        """Fill ``remote``, ``local`` and ``base`` from the environ."""
+        env = self.environ
+        try:
+            rport = int(env.get('REMOTE_PORT') or 0)
+        except ValueError:
+            rport = 0
+        self.remote = Host(env.get('REMOTE_ADDR', ''), rport, env.get('REMOTE_HOST'))
+        try:
+            lport = int(env.get('SERVER_PORT') or 80)
+        except ValueError:
+            lport = 80
+        server_name = env.get('SERVER_NAME', '')
+        self.local = Host(server_name, lport, server_name)
+        host = env.get('HTTP_HOST')
+        if not host:
+            host = server_name
+            if lport not in (80, 443):
+                host = '%s:%s' % (host, lport)
+        self.base = '%s://%s' % (self.scheme, host)
+
+    # -- lazily parsed parts ---------------------------------------------
+    @property
+    def headers(self) -> HeaderMap:
+        """Request headers; keys compare case-insensitively."""
+        h = self._headers
+        if h is None:
+            h = self._headers = HeaderMap()
+            for k, v in self.environ.items():
+                if k.startswith('HTTP_'):
+                    dict.__setitem__(h, k[5:].replace('_', '-').title(), v)
+            ct = self.environ.get('CONTENT_TYPE')
+            if ct:
+                dict.__setitem__(h, 'Content-Type', ct)
+            cl = self.environ.get('CONTENT_LENGTH')
+            if cl:
+                dict.__setitem__(h, 'Content-Length', cl)
+        return h
+
+    @headers.setter
+    def headers(self, value: HeaderMap) -> None:
+        self._headers = value
+
+    @property
+    def header_list(self) -> list[tuple[str, str]]:
+        """The request headers as ``[(name, value)]``."""
+        return list(self.headers.items())
+
+    @property
+    def cookie(self) -> http.cookies.SimpleCookie:
+        """Request cookies (a SimpleCookie); malformed ones are skipped."""
+        c = self._cookie
+        if c is None:
+            c = self._cookie = http.cookies.SimpleCookie()
+            raw = self.environ.get('HTTP_COOKIE')
+            if raw:
+                try:
+                    c.load(raw)
+                except http.cookies.CookieError:
+                    # NOTE: a bad cookie header is the client's problem; the
+                    # cookies that did parse are kept, as browsers expect.
+                    pass
+        return c
+
+    @property
+    def query_params(self) -> dict[str, Any]:
+        """The parsed query string only."""
+        qs = self.query_string
+        return parse_query_string(qs) if qs else {}
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Query string and form fields, merged; a repeated field is a list."""
+        p = self._params
+        if p is None:
+            p = self._params = self.query_params
+        return p
+
+    @params.setter
+    def params(self, value: dict[str, Any]) -> None:
+        self._params = value
+
+    @property
+    def body(self) -> RequestBody:
+        """The request body: ``read()``, ``fp``, ``params``, ``length``."""
+        b = self._body
+        if b is None:
+            b = self._body = RequestBody(self)
+        return b
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        self._body = value
+
+    @property
+    def rfile(self) -> Any:
+        """The raw input stream."""
+        return self.environ.get('wsgi.input')
+
+    @property
+    def wsgi_environ(self) -> dict[str, Any]:
+        """The WSGI environ of this request."""
+        return self.environ
+
+    def __repr__(self) -> str:
+        return '<Request %s %s%s>' % (self.method, self.script_name, self.path_info)
+
+
+def _parse_protocol(sp: str) -> tuple[int, int]:
+    try:
+        major, minor = sp[5:].split('.')
+        return int(major), int(minor)
+    except ValueError:
+        return (1, 0)
+
+
+_date_cache = [0, '']
+
+
+def _http_date() -> str:
+    # PERF: formatting a date costs more than the rest of the headers; the
+    # value changes once a second.
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[1] = HTTPDate(now)
+        _date_cache[0] = now
+    return _date_cache[1]
+
+
+class Response:
+    """The response being built. ``cherrypy.response`` proxies to it.
+
+    ``body`` holds what the handler returned until the response is
+    finalized (str, bytes, a list of them, or an iterable/generator).
+    """
+
+    __slots__ = ('status', 'headers', 'body', 'stream', 'time', 'timeout',
+                 'header_list', 'output_status', '_cookie', '__dict__')
+
+    def __init__(self) -> None:
+        self.status = 200
+        h = self.headers = HeaderMap()
+        dict.__setitem__(h, 'Content-Type', 'text/html')
+        dict.__setitem__(h, 'Server', 'app.core')
+        dict.__setitem__(h, 'Date', _http_date())
+        self.body = None
+        self.stream = False
+        self.time = None
+        self.timeout = 300
+        self.header_list = None
+        self.output_status = None
+        self._cookie = None
+
+    @property
+    def cookie(self) -> http.cookies.SimpleCookie:
+        """Cookies to send (a SimpleCookie)."""
+        c = self._cookie
+        if c is None:
+            c = self._cookie = http.cookies.SimpleCookie()
+        return c
+
+    @cookie.setter
+    def cookie(self, value: http.cookies.SimpleCookie) -> None:
+        self._cookie = value
+
+    def collapse_body(self) -> bytes:
+        """Read an iterable body into bytes, store and return it."""
+        body = self.body
+        if body is None:
+            data = b''
+        elif isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode('utf-8')
+        else:
+            data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in body)
+        self.body = data
+        return data
+
+    def __repr__(self) -> str:
+        return '<Response %s>' % (self.status,)

@@ -1,0 +1,63 @@
+"""Prometheus metrics: a request counter and latency histogram, as a tool.
+
+``tools.metrics.on`` switches it on for a path. Routes are labelled by
+handler name, never by raw path, so ids in URLs cannot blow up the label
+set.
+"""
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest
+
+import app.core as cherrypy
+
+__all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'exposition']
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter('http_requests_total', 'HTTP requests served.',
+                   ['handler', 'method', 'code'], registry=REGISTRY)
+LATENCY = Histogram('http_request_duration_seconds', 'Time to answer a request.',
+                    ['handler'], registry=REGISTRY,
+                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+
+
+def _start() -> None:
+    req = cherrypy.serving.request
+    h = req.handler
+    name = getattr(h, '__qualname__', None) or type(h).__name__
+    req._metrics = (time.perf_counter(), name)
+
+
+def _end() -> None:
+    req = cherrypy.serving.request
+    started = getattr(req, '_metrics', None)
+    if started is None:
+        return
+    t0, name = started
+    code = str(req.response.status).split(' ', 1)[0]
+    method = req.method if req.method in ('GET', 'HEAD', 'POST', 'PUT', 'DELETE',
+                                          'PATCH', 'OPTIONS') else 'OTHER'
+    REQUESTS.labels(name, method, code).inc()
+    LATENCY.labels(name).observe(time.perf_counter() - t0)
+
+
+class MetricsTool(cherrypy.Tool):
+    """Times each request from on_start_resource to on_end_request."""
+
+    def __init__(self) -> None:
+        super().__init__('on_start_resource', _start, priority=10)
+
+    def _hooks(self, conf: dict) -> list:
+        return [('on_start_resource', 10, _start, {}),
+                ('on_end_request', 90, _end, {})]
+
+
+def exposition() -> tuple[str, bytes]:
+    """Return ``(content_type, body)`` for ``/metrics``."""
+    return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+
+
+cherrypy.tools.metrics = MetricsTool()
+_end.failsafe = True  # type: ignore[attr-defined]

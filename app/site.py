@@ -1,0 +1,88 @@
+"""The application's handler tree: landing page, health, readiness, JSON API, metrics."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import app.core as cherrypy
+from app.core.lib.static import serve_file
+
+from . import metrics
+
+__all__ = ['Root', 'Api', 'STATIC_DIR', 'app_config']
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
+
+
+class Api:
+    """JSON endpoints under ``/api``."""
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def index(self) -> dict[str, Any]:
+        """List the API's endpoints."""
+        return {'endpoints': ['/api/items/<id>']}
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def items(self, id: str) -> dict[str, Any]:
+        """One item; ``id`` comes from the path (``/api/items/42``)."""
+        try:
+            n = int(id)
+        except ValueError:
+            raise cherrypy.HTTPError(400, 'Item id must be an integer, got %r.' % (id,)) from None
+        return {'id': n, 'name': 'item %d' % n}
+
+
+class Root:
+    """``/``: the landing page, and the service endpoints beside it."""
+
+    api = Api()
+
+    @cherrypy.expose
+    def index(self) -> Any:
+        """The landing page, from ``app/static/index.html``."""
+        return serve_file(os.path.join(STATIC_DIR, 'index.html'))
+
+    @cherrypy.expose
+    def healthcheck(self) -> str:
+        """Liveness for load balancer probes: always 200 while the process serves."""
+        cherrypy.response.headers['Content-Type'] = 'text/plain'
+        cherrypy.response.headers['Cache-Control'] = 'no-store'
+        return 'OK'
+
+    @cherrypy.expose
+    def readyz(self) -> str:
+        """Readiness: 503 once the engine is draining (after SIGTERM)."""
+        cherrypy.response.headers['Content-Type'] = 'text/plain'
+        cherrypy.response.headers['Cache-Control'] = 'no-store'
+        if cherrypy.engine.draining:
+            cherrypy.response.status = 503
+            return 'draining'
+        return 'ready'
+
+    @cherrypy.expose
+    def metrics(self) -> bytes:
+        """Prometheus metrics, text exposition format."""
+        ctype, body = metrics.exposition()
+        cherrypy.response.headers['Content-Type'] = ctype
+        return body
+
+
+def app_config() -> dict[str, dict[str, Any]]:
+    """The application's per-path config (the .conf files add to it)."""
+    return {
+        '/': {
+            'tools.metrics.on': True,
+        },
+        '/static': {
+            'tools.staticdir.on': True,
+            'tools.staticdir.dir': STATIC_DIR,
+            'tools.response_headers.on': True,
+            'tools.response_headers.headers': [('Cache-Control', 'public, max-age=300')],
+        },
+        '/favicon.ico': {
+            'tools.staticfile.on': True,
+            'tools.staticfile.filename': os.path.join(STATIC_DIR, 'logo.png'),
+        },
+    }
