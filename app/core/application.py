@@ -17,7 +17,7 @@ from .errors import HTTPError, HTTPRedirect, InternalRedirect
 from .hooks import Plan, build_plan
 from .lib.encoding import finalize
 from .logs import log
-from .request import Request
+from .request_response import Request
 
 __all__ = ['Application']
 
@@ -130,6 +130,8 @@ class Application:
                     finalize(request, response)
             finally:
                 _run(request, 'on_end_resource')
+        except InternalRedirect:
+            raise
         except request.throws:
             raise
         except Exception as ex:

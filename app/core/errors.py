@@ -209,8 +209,9 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
                    req: Any = None) -> bytes:
     """Render the error page: ``error_page.<code>`` (file or callable) or ours."""
     status = '%s %s' % (code, reason)
-    kwargs = {'status': status, 'message': html.escape(message or ''),
-              'traceback': html.escape(tb or ''), 'version': VERSION}
+    # NOTE: escaped as CherryPy does (quotes left alone).
+    kwargs = {'status': html.escape(status, False), 'message': html.escape(message or '', False),
+              'traceback': html.escape(tb or '', False), 'version': VERSION}
     page: Any = None
     if req is not None:
         pages = req.error_page

@@ -1,0 +1,9 @@
+import app.core as cherrypy
+
+class Root(object):
+    @cherrypy.expose
+    def index(self):
+        return "Hello World!"
+
+if __name__ == '__main__':
+   cherrypy.quickstart(Root(), '/')
