@@ -22,6 +22,7 @@ from .request_response import Request
 __all__ = ['Application']
 
 _PLAN_CACHE_SIZE = 4096
+_ROUTE_CACHE_SIZE = 4096
 
 
 class Application:
@@ -41,6 +42,7 @@ class Application:
         self.toolboxes = toolboxes or {}
         self.log = log
         self._plans: dict[tuple, Plan] = {}
+        self._routes: dict[Any, tuple] = {}
         self._plan_lock = threading.Lock()
         self._generation = None
         self._dispatch_sections: dict[str, Any] = {}
@@ -56,7 +58,7 @@ class Application:
                            self.toolboxes.get('tools'))
         self._dispatch_sections = {s: v['request.dispatch'] for s, v in self.config.items()
                                    if 'request.dispatch' in v}
-        self._plans = {}
+        self.clear_routes()
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
         """Return the most specific value of ``key`` for ``path`` in this app."""
@@ -82,25 +84,50 @@ class Application:
         return d if d is not None else _DEFAULT_DISPATCHER
 
     def route(self, request: Request, path: str, dispatcher: Any = None) -> None:
-        """Find the handler and the route's plan; set them on ``request``."""
-        if dispatcher is None:
-            dispatcher = self._dispatcher(path)
-        handler, vpath, sources, is_index = dispatcher.resolve(request, path)
+        """Find the handler and the route's plan; set them on ``request``.
+
+        PERF: the walk and the plan are cached per path (and method, for
+        dispatchers that vary on it), so a repeated request costs one dict
+        lookup. Config changes clear the cache; a handler tree changed at
+        run time needs ``clear_routes()``. Paths that went through
+        ``_cp_dispatch`` are never cached, nor are misses.
+        """
         gc = self.global_config
         gen = gc.generation if gc is not None else 0
         if gen != self._generation:
-            self._plans = {}
+            self.clear_routes()
             self._generation = gen
-        key = tuple([id(d) for _s, d in sources])
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._build_plan(key, sources)
+        if dispatcher is None:
+            dispatcher = self._dispatcher(path)
+        key = (path, request.method) if dispatcher.vary_method else path
+        entry = self._routes.get(key)
+        if entry is None or entry[0] is not dispatcher:
+            handler, vpath, sources, is_index, cacheable, headers = dispatcher.resolve(request, path)
+            pkey = tuple([id(d) for _s, d in sources])
+            plan = self._plans.get(pkey)
+            if plan is None:
+                plan = self._build_plan(pkey, sources)
+            entry = (dispatcher, handler, tuple(vpath), is_index, plan, headers)
+            if cacheable:
+                routes = self._routes
+                if len(routes) >= _ROUTE_CACHE_SIZE:
+                    routes.clear()
+                routes[key] = entry
+        _d, handler, vpath, is_index, plan, headers = entry
         request.handler = handler
         request.args = vpath
-        request.virtual_path = vpath
         request.is_index = is_index
         request.plan = plan
         request.config = plan.config
+        if headers:
+            rh = request.response.headers
+            for name, value in headers:
+                rh[name] = value
+
+    def clear_routes(self) -> None:
+        """Forget cached routes and plans (after changing the handler tree)."""
+        self._routes = {}
+        self._plans = {}
 
     def _build_plan(self, key: tuple, sources: list) -> Plan:
         conf: dict[str, Any] = dict(self.global_config or {})
@@ -129,7 +156,9 @@ class Application:
                     _run(request, 'before_finalize')
                     finalize(request, response)
             finally:
-                _run(request, 'on_end_resource')
+                plan = request.plan
+                if plan is not None and plan.hooks['on_end_resource']:
+                    _run(request, 'on_end_resource')
         except InternalRedirect:
             raise
         except request.throws:
@@ -207,32 +236,41 @@ class Application:
         request = Request(environ, self)
         token = _serving.set_current(request)
         try:
-            request.setup_addresses()
             if self.script_name and not environ.get('SCRIPT_NAME'):
                 # Called directly rather than through the tree.
-                path = environ.get('PATH_INFO', '')
+                path = request.path_info
                 if path.startswith(self.script_name):
                     request.script_name = self.script_name
                     request.path_info = path[len(self.script_name):] or '/'
-            request.path_info = _recode(request.path_info)
-            for _ in range(10):
-                try:
-                    self.respond(request)
-                    break
-                except InternalRedirect as ir:
-                    request = _redirected(request, ir)
-                    _serving.set_current(request)
+            path = request.path_info
+            if not path.isascii():
+                request.path_info = _recode(path)
+            try:
+                self.respond(request)
+            except InternalRedirect as ir:
+                request = self._internal_redirect(request, ir)
             response = request.response
             start_response(response.output_status, response.header_list)
             body = response.body
             if request.method == 'HEAD':
                 body = ()
-            if request.plan is None or not request.plan.hooks['on_end_request']:
+            if not request.plan.hooks['on_end_request']:
                 log.access(request, response, _length(response))
-                return body if isinstance(body, (list, tuple)) else _Closing(body, request)
+                return body if body.__class__ is list else _Closing(body, request)
             return _Closing(body, request)
         finally:
             _serving.reset_current(token)
+
+    def _internal_redirect(self, request: Request, ir: InternalRedirect) -> Request:
+        for _ in range(10):
+            request = _redirected(request, ir)
+            _serving.set_current(request)
+            try:
+                self.respond(request)
+                return request
+            except InternalRedirect as again:
+                ir = again
+        raise RuntimeError('more than 10 internal redirects, from %s' % (ir.path,))
 
 
 _DEFAULT_DISPATCHER = Dispatcher()
@@ -259,7 +297,7 @@ def _run(request: Request, point: str) -> None:
 
 
 def _length(response: Any) -> int | None:
-    cl = response.headers.get('Content-Length')
+    cl = dict.get(response.headers, 'Content-Length')
     try:
         return int(cl) if cl is not None else None
     except ValueError:
@@ -281,7 +319,6 @@ def _redirected(request: Request, ir: InternalRedirect) -> Request:
     env['REQUEST_METHOD'] = 'GET'
     new = Request(env, request.app)
     new.script_name = request.script_name
-    new.setup_addresses()
     return new
 
 

@@ -91,6 +91,9 @@ def popargs(*args: str, **kwargs: Any) -> Callable[[Any], Any]:
 class Dispatcher:
     """CherryPy's default dispatcher over a tree of exposed objects."""
 
+    #: True when the handler depends on the HTTP method (routes cache per method).
+    vary_method = False
+
     def __init__(self, dispatch_method_name: str | None = None,
                  translate: dict = punctuation_to_underscores) -> None:
         self.translate = translate
@@ -104,19 +107,27 @@ class Dispatcher:
     def find_handler(self, path: str) -> tuple[Any, list[str]]:
         """CherryPy API: return ``(handler, vpath)`` for ``path``."""
         req = _serving.current()
-        handler, vpath, _sources, is_index = self.find(req.app, path)
+        handler, vpath, _sources, is_index, _cacheable = self.find(req.app, path)
         req.is_index = is_index
         return handler, vpath
 
-    def resolve(self, request: Any, path: str) -> tuple[Any, list[str], list, bool]:
-        """Return ``(handler, vpath, sources, is_index)``; handler may be an error."""
-        handler, vpath, sources, is_index = self.find(request.app, path)
-        if handler is None:
-            return NotFound(request.script_name + request.path_info), [], sources, False
-        return handler, vpath, sources, is_index
+    def resolve(self, request: Any, path: str) -> tuple:
+        """Return ``(handler, vpath, sources, is_index, cacheable, headers)``.
 
-    def find(self, app: Any, path: str) -> tuple[Any, list[str], list, bool]:
-        """Walk the tree. ``sources`` is ``[(section, dict)]`` in merge order.
+        ``handler`` may be an HTTPError instance (raised when called);
+        ``headers`` are ``(name, value)`` pairs every response of the route
+        gets; ``cacheable`` is False when the result may differ next time.
+        """
+        handler, vpath, sources, is_index, cacheable = self.find(request.app, path)
+        if handler is None:
+            return (NotFound(request.script_name + request.path_info), [], sources, False,
+                    False, ())
+        return handler, vpath, sources, is_index, cacheable, ()
+
+    def find(self, app: Any, path: str) -> tuple[Any, list[str], list, bool, bool]:
+        """Walk the tree; return ``(handler, vpath, sources, is_index, cacheable)``.
+
+        ``sources`` is ``[(section, dict)]`` in merge order.
 
         Order: app config sections along the path (``/`` first), then the
         ``_cp_config`` of each node on the way, the handler's last.
@@ -136,6 +147,7 @@ class Dispatcher:
         node = root
         iternames = fullpath[:]
         curpath = ''
+        cacheable = True
         while iternames:
             name = iternames[0]
             objname = name.translate(translate)
@@ -147,6 +159,7 @@ class Dispatcher:
                         and not getattr(dispatch, 'exposed', False) and pre_len > 1):
                     index_name = iternames.pop()
                     subnode = dispatch(vpath=iternames)
+                    cacheable = False
                     iternames.append(index_name)
                 else:
                     iternames.pop(0)
@@ -177,11 +190,12 @@ class Dispatcher:
             if defhandler is not None and getattr(defhandler, 'exposed', False):
                 nodes.insert(i + 1, ('default', defhandler, segleft))
                 return (defhandler, fullpath[fullpath_len - segleft:-1],
-                        self._sources(sections, nodes, fullpath), path.endswith('/'))
+                        self._sources(sections, nodes, fullpath), path.endswith('/'), cacheable)
             if getattr(candidate, 'exposed', False):
                 return (candidate, fullpath[fullpath_len - segleft:-1],
-                        self._sources(sections, nodes, fullpath), i == num_candidates)
-        return None, [], self._sources(sections, nodes, fullpath), False
+                        self._sources(sections, nodes, fullpath), i == num_candidates,
+                        cacheable)
+        return None, [], self._sources(sections, nodes, fullpath), False, False
 
     @staticmethod
     def _sources(sections: list, nodes: list, fullpath: list[str]) -> list:
@@ -201,25 +215,29 @@ class MethodDispatcher(Dispatcher):
     Sends ``Allow``; answers HEAD with GET (no body); 405 for other methods.
     """
 
-    def resolve(self, request: Any, path: str) -> tuple[Any, list[str], list, bool]:
-        resource, vpath, sources, is_index = self.find(request.app, path)
+    vary_method = True
+
+    def resolve(self, request: Any, path: str) -> tuple:
+        resource, vpath, sources, is_index, cacheable = self.find(request.app, path)
         if resource is None:
-            return NotFound(request.script_name + request.path_info), [], sources, False
+            return (NotFound(request.script_name + request.path_info), [], sources, False,
+                    False, ())
         avail = [m for m in dir(resource) if m.isupper()]
         if 'GET' in avail and 'HEAD' not in avail:
             avail.append('HEAD')
         avail.sort()
-        request.response.headers['Allow'] = ', '.join(avail)
+        headers = (('Allow', ', '.join(avail)),)
         meth = request.method.upper()
         func = getattr(resource, meth, None)
         if func is None and meth == 'HEAD':
             func = getattr(resource, 'GET', None)
         if func is None:
-            return HTTPError(405), [], sources, is_index
+            return HTTPError(405), [], sources, is_index, False, headers
         conf = getattr(func, '_cp_config', None)
         if conf:
             sources = sources + [('/' + path.strip('/'), conf)]
-        return func, [x.replace('%2F', '/') for x in vpath], sources, is_index
+        return (func, [x.replace('%2F', '/') for x in vpath], sources, is_index, cacheable,
+                headers)
 
 
 def test_callable_spec(callable: Callable[..., Any], callable_args: tuple | list,

@@ -287,3 +287,7 @@ def _int_or(text: str) -> Any:
         return int(text)
     except ValueError:
         return text
+
+
+#: The plan of a request that failed before routing (no hooks, no config).
+EMPTY_PLAN = Plan({}, {p: () for p in HOOK_POINTS}, (), (), (), {}, ())

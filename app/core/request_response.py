@@ -13,11 +13,13 @@ from typing import Any
 from .errors import HTTPError
 from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
+from .hooks import EMPTY_PLAN
 
 __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 
 #: More query fields than this is an absurd query string: 400, not work.
 MAX_QUERY_FIELDS = 1000
+_EMPTY: dict = {}
 
 
 class Host:
@@ -71,77 +73,115 @@ class Request:
     """
 
     __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name',
-                 'query_string', 'protocol', 'scheme', 'remote', 'local',
-                 'base', 'config', 'handler', 'response', 'session',
-                 'is_index', 'args', 'kwargs', 'show_tracebacks',
-                 'show_mismatched_params', 'error_page', 'process_request_body',
-                 'methods_with_bodies', 'throws', 'dispatch', 'stage', 'closed',
-                 'login', 'json', 'plan', 'virtual_path', 'server_protocol',
-                 'request_line', '_headers', '_cookie', '_params', '_body',
-                 'error_response', 'handled_error', '__dict__')
+                 'query_string', 'protocol', 'server_protocol', 'scheme', 'config',
+                 'handler', 'response', 'is_index', 'args', 'plan', 'stage',
+                 '_headers', '_cookie', '_params', '_body', '_remote', '_local', '_base',
+                 '__dict__')
+
+    # PERF: defaults that few requests change live on the class; setting one
+    # (from config ``request.*`` or a tool) stores it on the instance.
+    session: Any = None
+    show_tracebacks = True
+    show_mismatched_params = True
+    error_page: dict = {}
+    process_request_body = True
+    methods_with_bodies = ('POST', 'PUT', 'PATCH')
+    throws = (KeyboardInterrupt, SystemExit)
+    dispatch: Any = None
+    closed = False
+    login: str | None = None
+    json: Any = None
+    error_response: Any = None
+    handled_error: BaseException | None = None
+    request_line: str | None = None
 
     def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
         self.environ = environ
         self.app = app
         self.method = environ.get('REQUEST_METHOD', 'GET')
         self.script_name = environ.get('SCRIPT_NAME', '')
-        self.path_info = environ.get('PATH_INFO', '/') or '/'
+        self.path_info = environ.get('PATH_INFO') or '/'
         self.query_string = environ.get('QUERY_STRING', '')
         sp = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
         self.server_protocol = sp
         self.protocol = (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
         self.scheme = environ.get('wsgi.url_scheme', 'http')
-        self.remote = None
-        self.local = None
-        self.base = None
-        self.request_line = None
-        self.config = {}
+        self.config = _EMPTY
         self.handler = None
         self.response = Response()
-        self.session = None
         self.is_index = None
         self.args = ()
-        self.kwargs = {}
-        self.show_tracebacks = True
-        self.show_mismatched_params = True
-        self.error_page = {}
-        self.process_request_body = True
-        self.methods_with_bodies = ('POST', 'PUT', 'PATCH')
-        self.throws = (KeyboardInterrupt, SystemExit)
-        self.dispatch = None
+        self.plan = EMPTY_PLAN
         self.stage = None
-        self.closed = False
-        self.login = None
-        self.json = None
-        self.plan = None
-        self.virtual_path = None
-        self.error_response = None
-        self.handled_error = None
         self._headers = None
         self._cookie = None
         self._params = None
         self._body = None
+        self._remote = None
+        self._local = None
+        self._base = None
+
+    @property
+    def virtual_path(self) -> tuple:
+        """The path segments left over after the handler (its positional args)."""
+        return self.args
+
+    @property
+    def remote(self) -> Host:
+        """The client address (``ip``, ``port``, ``name``)."""
+        r = self._remote
+        if r is None:
+            env = self.environ
+            try:
+                port = int(env.get('REMOTE_PORT') or 0)
+            except ValueError:
+                port = 0
+            r = self._remote = Host(env.get('REMOTE_ADDR', ''), port, env.get('REMOTE_HOST'))
+        return r
+
+    @remote.setter
+    def remote(self, value: Host) -> None:
+        self._remote = value
+
+    @property
+    def local(self) -> Host:
+        """The server address this request arrived on."""
+        h = self._local
+        if h is None:
+            env = self.environ
+            try:
+                port = int(env.get('SERVER_PORT') or 80)
+            except ValueError:
+                port = 80
+            name = env.get('SERVER_NAME', '')
+            h = self._local = Host(name, port, name)
+        return h
+
+    @local.setter
+    def local(self, value: Host) -> None:
+        self._local = value
+
+    @property
+    def base(self) -> str:
+        """``scheme://host[:port]`` as the client addressed us."""
+        b = self._base
+        if b is None:
+            host = self.environ.get('HTTP_HOST')
+            if not host:
+                local = self.local
+                host = local.ip
+                if local.port not in (80, 443):
+                    host = '%s:%s' % (host, local.port)
+            b = self._base = '%s://%s' % (self.scheme, host)
+        return b
+
+    @base.setter
+    def base(self, value: str) -> None:
+        self._base = value
 
     def setup_addresses(self) -> None:
-        """Fill ``remote``, ``local`` and ``base`` from the environ."""
-        env = self.environ
-        try:
-            rport = int(env.get('REMOTE_PORT') or 0)
-        except ValueError:
-            rport = 0
-        self.remote = Host(env.get('REMOTE_ADDR', ''), rport, env.get('REMOTE_HOST'))
-        try:
-            lport = int(env.get('SERVER_PORT') or 80)
-        except ValueError:
-            lport = 80
-        server_name = env.get('SERVER_NAME', '')
-        self.local = Host(server_name, lport, server_name)
-        host = env.get('HTTP_HOST')
-        if not host:
-            host = server_name
-            if lport not in (80, 443):
-                host = '%s:%s' % (host, lport)
-        self.base = '%s://%s' % (self.scheme, host)
+        """Compute ``remote``, ``local`` and ``base`` now (they are lazy otherwise)."""
+        self.remote, self.local, self.base  # noqa: B018
 
     # -- lazily parsed parts ---------------------------------------------
     @property
@@ -238,17 +278,22 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
         return (1, 0)
 
 
-_date_cache = [0, '']
+_template: list = [0, HeaderMap()]
 
 
-def _http_date() -> str:
+def _default_headers() -> HeaderMap:
     # PERF: formatting a date costs more than the rest of the headers; the
-    # value changes once a second.
+    # default header set is rebuilt once a second and copied per response.
     now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[1] = HTTPDate(now)
-        _date_cache[0] = now
-    return _date_cache[1]
+    t = _template
+    if t[0] != now:
+        h = HeaderMap()
+        dict.__setitem__(h, 'Content-Type', 'text/html')
+        dict.__setitem__(h, 'Server', 'app.core')
+        dict.__setitem__(h, 'Date', HTTPDate(now))
+        t[1] = h
+        t[0] = now
+    return HeaderMap(t[1])
 
 
 class Response:
@@ -263,10 +308,7 @@ class Response:
 
     def __init__(self) -> None:
         self.status = 200
-        h = self.headers = HeaderMap()
-        dict.__setitem__(h, 'Content-Type', 'text/html')
-        dict.__setitem__(h, 'Server', 'app.core')
-        dict.__setitem__(h, 'Date', _http_date())
+        self.headers = _default_headers()
         self.body = None
         self.stream = False
         self.time = None

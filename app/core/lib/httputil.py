@@ -79,13 +79,7 @@ class HeaderMap(dict):
 
     def output(self) -> list[tuple[str, str]]:
         """Return ``[(name, value)]`` for WSGI ``start_response``."""
-        out = []
-        for k, v in dict.items(self):
-            if isinstance(v, (list, tuple)):
-                out.extend((k, str(x)) for x in v)
-            else:
-                out.append((k, v if v.__class__ is str else str(v)))
-        return out
+        return [(k, v) if v.__class__ is str else (k, str(v)) for k, v in dict.items(self)]
 
 
 class HeaderElement:
