@@ -59,6 +59,8 @@ serving = _Serving()
 
 
 def _check_config() -> None:
+    if config.env_error is not None:
+        raise config.env_error
     check_keys(config.items(), 'global config', tools)
     for sn, app in tree.apps.items():
         if isinstance(app, Application):

@@ -292,7 +292,13 @@ class Config(dict):
         with self._lock:
             dict.clear(self)
             dict.update(self, self.defaults)
-            dict.update(self, env_overrides())
+            try:
+                dict.update(self, env_overrides())
+                self.env_error: ConfigError | None = None
+            except ConfigError as ex:
+                # NOTE: importing the core must not fail on a bad variable;
+                # update() and engine start-up report it.
+                self.env_error = ex
             self.generation += 1
 
     def update(self, config: Any = None, **kw: Any) -> None:  # type: ignore[override]
