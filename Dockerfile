@@ -1,0 +1,36 @@
+# cherry-service: one process per container, served by cheroot on :8080.
+# Build: docker build -t cherry-service .   Test inside: docker run --rm cherry-service ./testing.sh
+# .ci/dockerfile-steps.sh replays these steps without Docker, so keep every
+# instruction in a form it understands (shell-form RUN, exec-form CMD).
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/app/.venv \
+    PATH=/app/.venv/bin:$PATH
+
+# A fixed numeric non-root uid: Kubernetes' runAsNonRoot can only verify a
+# numeric USER.
+RUN useradd --no-log-init --create-home --uid 10001 --user-group --shell /usr/sbin/nologin app \
+    && install -d -o app -g app /app
+WORKDIR /app
+USER 10001:10001
+
+# Dependency layer: only pyproject.toml, so editing code reuses this layer.
+# The runtime dependencies are read from pyproject.toml, their one source.
+COPY --chown=10001:10001 pyproject.toml ./
+RUN python -m venv "$VIRTUAL_ENV" \
+    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > "$VIRTUAL_ENV/requirements.txt" \
+    && pip install --no-cache-dir -r "$VIRTUAL_ENV/requirements.txt"
+
+# Code layer. tests/, conf/ and testing.sh come along so the image can test
+# itself (./testing.sh reuses this venv and adds the [test] extra).
+COPY --chown=10001:10001 . .
+RUN pip install --no-cache-dir --no-deps .
+
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthcheck' % os.environ.get('PORT', '8080'), timeout=2)"]
+CMD ["python", "-m", "app", "--config", "conf/prod.conf"]
