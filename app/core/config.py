@@ -27,6 +27,7 @@ import ast
 import configparser
 import importlib
 import os
+import sys
 import threading
 from typing import Any, Iterable, Mapping
 
@@ -118,7 +119,8 @@ def _resolve(dotted: str) -> Any:
             raise ConfigError('cannot resolve %r: %r has no attribute %r'
                               % (dotted, modname, attr)) from None
         return obj
-    raise ConfigError('cannot resolve %r: no importable module' % (dotted,))
+    raise ConfigError('cannot resolve %r: no importable module (quote strings)'
+                      % (dotted,))
 
 
 def _dotted_name(node: ast.AST) -> str | None:
@@ -132,11 +134,34 @@ def _dotted_name(node: ast.AST) -> str | None:
     return None
 
 
+def _may_call(obj: Any) -> bool:
+    # NOTE: a config file must not run code. ``module.Class(...)`` builds an
+    # object (a dispatcher); functions (``os.system``, ``builtins.open``) and
+    # standard-library classes (``subprocess.Popen``) are refused.
+    if not isinstance(obj, type):
+        return False
+    top = (getattr(obj, '__module__', None) or 'builtins').split('.', 1)[0]
+    return top not in sys.stdlib_module_names
+
+
+def _may_call(target: Any) -> bool:
+    # NOTE: calling is how a config file could run code (os.system('...'),
+    # subprocess.Popen([...])); only the core's own classes, and dispatcher
+    # subclasses, may be instantiated from config.
+    if not isinstance(target, type):
+        return False
+    if (target.__module__ or '').startswith('app.core'):
+        return True
+    from .dispatch import Dispatcher
+    return issubclass(target, Dispatcher)
+
+
 def unrepr(text: str) -> Any:
     """Turn a config value into an object: a literal, or a dotted reference.
 
     ``module.attr`` imports and returns the attribute; ``module.Class(...)``
-    calls it with literal arguments. Anything else raises ConfigError.
+    instantiates it with literal arguments, for app.core classes and
+    dispatchers only. Anything else raises ConfigError.
     """
     text = text.strip()
     if not text:
@@ -158,7 +183,11 @@ def unrepr(text: str) -> Any:
             kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
         except ValueError:
             raise ConfigError('%r: call arguments must be literals' % (text,)) from None
-        return _resolve(name)(*args, **kwargs)
+        target = _resolve(name)
+        if not _may_call(target):
+            raise ConfigError('%r: only classes from outside the standard library may be '
+                              'called in config, and %r is not one' % (text, name))
+        return target(*args, **kwargs)
     name = _dotted_name(node)
     if name is not None and '.' in name:
         return _resolve(name)
