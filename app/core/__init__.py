@@ -83,6 +83,8 @@ def _on_exit() -> None:
     engine.signal_handler.unsubscribe()
 
 
+config.watchers.append(log.configure)
+log.configure(config)
 engine.subscribe('start', _on_start, priority=10)
 engine.subscribe('start', server.start, priority=75)
 engine.subscribe('stop', server.stop, priority=25)

@@ -31,6 +31,7 @@ class LogManager:
         self.error_log.setLevel(logging.INFO)
         self.access_log.setLevel(logging.INFO)
         self._own: dict[tuple[str, str], logging.Handler] = {}
+        self._wanted: tuple | None = None
 
     @staticmethod
     def time() -> str:
@@ -95,6 +96,10 @@ class LogManager:
     def configure(self, config: dict[str, Any]) -> None:
         """Apply ``log.screen``, ``log.access_file`` and ``log.error_file``."""
         screen = config.get('log.screen', True)
+        wanted = (bool(screen), config.get('log.error_file'), config.get('log.access_file'))
+        if wanted == self._wanted:
+            return
+        self._wanted = wanted
         self._set('error', 'screen', screen)
         self._set('access', 'screen', screen)
         self._set('error', 'file', config.get('log.error_file'))
@@ -105,6 +110,7 @@ class LogManager:
         for (which, kind), h in list(self._own.items()):
             if isinstance(h, logging.FileHandler):
                 self._set(which, kind, h.baseFilename)
+        self._wanted = None
 
     @property
     def screen(self) -> bool:
