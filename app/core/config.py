@@ -27,7 +27,6 @@ import ast
 import configparser
 import importlib
 import os
-import sys
 import threading
 from typing import Any, Iterable, Mapping
 
@@ -134,16 +133,6 @@ def _dotted_name(node: ast.AST) -> str | None:
     return None
 
 
-def _may_call(obj: Any) -> bool:
-    # NOTE: a config file must not run code. ``module.Class(...)`` builds an
-    # object (a dispatcher); functions (``os.system``, ``builtins.open``) and
-    # standard-library classes (``subprocess.Popen``) are refused.
-    if not isinstance(obj, type):
-        return False
-    top = (getattr(obj, '__module__', None) or 'builtins').split('.', 1)[0]
-    return top not in sys.stdlib_module_names
-
-
 def _may_call(target: Any) -> bool:
     # NOTE: calling is how a config file could run code (os.system('...'),
     # subprocess.Popen([...])); only the core's own classes, and dispatcher
@@ -185,8 +174,8 @@ def unrepr(text: str) -> Any:
             raise ConfigError('%r: call arguments must be literals' % (text,)) from None
         target = _resolve(name)
         if not _may_call(target):
-            raise ConfigError('%r: only classes from outside the standard library may be '
-                              'called in config, and %r is not one' % (text, name))
+            raise ConfigError('%r: only app.core classes and dispatchers may be called '
+                              'in config, and %r is not one' % (text, name))
         return target(*args, **kwargs)
     name = _dotted_name(node)
     if name is not None and '.' in name:
@@ -312,6 +301,8 @@ class Config(dict):
 
     def __init__(self) -> None:
         super().__init__()
+        #: Called as ``watcher(config)`` after every change (logs use it).
+        self.watchers: list = []
         self.generation = 0
         self._lock = threading.RLock()
         self.reset()
@@ -329,6 +320,7 @@ class Config(dict):
                 # update() and engine start-up report it.
                 self.env_error = ex
             self.generation += 1
+        self._notify()
 
     def update(self, config: Any = None, **kw: Any) -> None:  # type: ignore[override]
         """Merge a dict, or a ``.conf`` file's ``[global]`` section, into global config."""
@@ -354,12 +346,18 @@ class Config(dict):
             dict.update(self, values)
             dict.update(self, env_overrides())
             self.generation += 1
+        self._notify()
 
     def __setitem__(self, key: str, value: Any) -> None:
         check_keys([(key, value)], 'global config')
         with self._lock:
             dict.__setitem__(self, key, value)
             self.generation += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        for watcher in self.watchers:
+            watcher(self)
 
     def __call__(self, **kwargs: Any):
         """Decorator: ``@config(**{'tools.gzip.on': True})`` sets ``_cp_config``."""
