@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 from .hooks import HandlerTool, Tool, Toolbox
 from .lib import cptools, encoding, jsontools, static
+from .lib import auth_basic, auth_digest, caching
+from .lib import sessions
 
 __all__ = ['tools', 'CoreTool']
 
@@ -50,6 +52,11 @@ def build_toolbox() -> Toolbox:
     t.json_out = Tool('before_finalize', jsontools.json_out, priority=30)
     t.staticdir = HandlerTool(static.staticdir)
     t.staticfile = HandlerTool(static.staticfile)
+    t.caching = caching.CachingTool()
+    t.expires = Tool('before_finalize', caching.expires)
+    t.auth_basic = Tool('before_handler', auth_basic.basic_auth, priority=1)
+    t.auth_digest = Tool('before_handler', auth_digest.digest_auth, priority=1)
+    t.sessions = sessions.SessionTool()
     return t
 
 

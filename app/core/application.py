@@ -257,6 +257,9 @@ class Application:
             start_response(response.output_status, response.header_list)
             body = response.body
             if request.method == 'HEAD':
+                close = getattr(body, 'close', None)
+                if close is not None:
+                    close()  # NOTE: a file body would stay open until collected
                 body = ()
             if not request.plan.hooks['on_end_request']:
                 log.access(request, response, _length(response))
@@ -323,6 +326,7 @@ def _redirected(request: Request, ir: InternalRedirect) -> Request:
     env['REQUEST_METHOD'] = 'GET'
     new = Request(env, request.app)
     new.script_name = request.script_name
+    new.session = request.session  # NOTE: one session (and its lock) per client request
     return new
 
 

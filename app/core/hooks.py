@@ -19,12 +19,14 @@ autovary              on_start_resource        0
 proxy                 before_request_body     30
 json_in               before_request_body     30
 sessions (init)       before_request_body     50
+sessions (lock,early) before_request_body     60
 decode, referer       before_request_body     50
 auth_basic            before_handler           1
 auth_digest           before_handler           1
 params                before_handler          15
 caching (get)         before_handler          20
 staticdir, staticfile before_handler          50
+sessions (lock)       before_handler          50
 trailing_slash        before_handler          60
 json_out              before_finalize         30
 sessions (save)       before_finalize         50
@@ -35,6 +37,7 @@ gzip                  before_finalize         80
 caching (store)       before_finalize        100
 log_tracebacks        before_error_response   50
 sessions (close)      on_end_request          50
+caching (release)     on_end_request          50
 ====================  ===================  ========
 
 Custom hooks from config (``hooks.<point>``) and tools without a priority

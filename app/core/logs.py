@@ -17,6 +17,22 @@ from typing import Any
 __all__ = ['LogManager', 'log']
 
 
+class _ScreenHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout``/``sys.stderr`` is at the time of the write."""
+
+    def __init__(self, which: str) -> None:
+        self._which = which
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr if self._which == 'error' else sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # NOTE: the stream is looked up per write, so redirections apply
+
+
 class LogManager:
     """``cherrypy.log``: call it to write to the error log.
 
@@ -85,8 +101,7 @@ class LogManager:
         if not target:
             return
         if kind == 'screen':
-            h: logging.Handler = logging.StreamHandler(
-                sys.stderr if which == 'error' else sys.stdout)
+            h: logging.Handler = _ScreenHandler(which)
         else:
             h = logging.FileHandler(target, encoding='utf-8')
         h.setFormatter(logging.Formatter('%(message)s'))

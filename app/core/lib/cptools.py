@@ -41,7 +41,9 @@ def proxy(base: str | None = None, local: str = 'X-Forwarded-Host', remote: str 
     """Trust a proxy's ``X-Forwarded-*`` headers for ``remote.ip``, ``base``, ``scheme``.
 
     Only switch it on behind a proxy you control (an ELB): clients can send
-    these headers themselves. The client address is the first listed.
+    these headers themselves. The client address is the first listed. The
+    host comes from ``local`` (X-Forwarded-Host), else the configured
+    ``base``, else the Host header.
     """
     request = _serving.current()
     headers = request.headers
@@ -49,27 +51,24 @@ def proxy(base: str | None = None, local: str = 'X-Forwarded-Host', remote: str 
         s = headers.get(scheme)
         if s:
             s = s.split(',')[0].strip().lower()
+            if s == 'on' and 'ssl' in scheme.lower():
+                s = 'https'  # X-Forwarded-Ssl: on
             if s in ('http', 'https'):
                 request.scheme = s
-    if not base:
-        port = request.local.port
-        base = '127.0.0.1' if port == 80 else '127.0.0.1:%s' % port
     if local:
         lbase = headers.get(local)
         if lbase:
             base = lbase.split(',')[0].strip()
-        else:
-            lbase = headers.get('Host')
-            if lbase:
-                base = lbase
+    if not base:
+        base = headers.get('Host') or request.base.partition('://')[2] or '127.0.0.1'
     if base.find('://') == -1:
         base = request.scheme + '://' + base
     request.base = base
     if remote:
         xff = headers.get(remote)
+        if xff and remote == 'X-Forwarded-For':
+            xff = xff.split(',')[0].strip()
         if xff:
-            if remote == 'X-Forwarded-For':
-                xff = xff.split(',')[0].strip()
             request.remote.ip = xff
             request.remote.name = xff
 

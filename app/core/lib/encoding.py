@@ -157,20 +157,25 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
         headers['Vary'] = 'Accept-Encoding'
     elif 'accept-encoding' not in vary.lower():
         headers['Vary'] = vary + ', Accept-Encoding'
-    if getattr(request, 'cached', False) or 'Content-Encoding' in headers:
-        return
+    if getattr(request, 'cached', False) or 'Content-Encoding' in headers \
+            or 'Content-Range' in headers:
+        return  # NOTE: a 206's Content-Range counts identity bytes: never compress one
     acceptable = header_elements('Accept-Encoding', request.environ.get('HTTP_ACCEPT_ENCODING'))
     if not acceptable:
         return
     ct = (headers.get('Content-Type') or '').split(';')[0].strip()
+    q = {}
     for coding in acceptable:
-        if coding.value == 'identity' and coding.qvalue != 0:
+        q.setdefault(coding.value.lower(), coding.qvalue)
+    gzip_listed = 'gzip' in q or 'x-gzip' in q
+    for coding in acceptable:  # best q first; ties keep the client's order
+        value = coding.value.lower()
+        if coding.qvalue <= 0:
+            continue
+        if value == 'identity':
             return
-        if coding.value in ('gzip', 'x-gzip', '*'):
-            if coding.qvalue == 0:
-                if coding.value == '*':
-                    continue
-                return
+        # NOTE: ``*`` stands for codings the client did not list.
+        if value in ('gzip', 'x-gzip') or (value == '*' and not gzip_listed):
             if not _mime_match(ct, mime_types):
                 return
             encode_body(request, response)
@@ -187,7 +192,7 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
             else:
                 response.body = [b''.join(compress(response.body, compress_level))]
             return
-    explicit = {c.value for c in acceptable}
-    if 'identity' in explicit or '*' in explicit:
-        raise HTTPError(406, 'identity, gzip')
-    return
+    # Neither gzip nor identity was chosen: identity is still fine unless excluded.
+    # NOTE: set, not raised: the error path would run this hook again (as CherryPy does).
+    if q.get('identity', q.get('*', 1.0)) <= 0:
+        HTTPError(406, 'identity, gzip').set_response(response)

@@ -1,6 +1,7 @@
 """JSON in and out: ``tools.json_in`` and ``tools.json_out``."""
 from __future__ import annotations
 
+import collections.abc
 import json
 from typing import Any, Callable, Iterable
 
@@ -9,11 +10,19 @@ from ..errors import HTTPError
 
 __all__ = ['json_in', 'json_out', 'json_processor', 'json_handler', 'json_encode']
 
-_encoder = json.JSONEncoder()
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, (collections.abc.Iterator, set, frozenset)):  # generators, map(), sets
+            return list(o)
+        return super().default(o)
+
+
+_encoder = _Encoder()
 
 
 def json_encode(value: Any) -> bytes:
-    """Encode ``value`` as UTF-8 JSON bytes (generators become lists)."""
+    """Encode ``value`` as UTF-8 JSON bytes (generators and sets become lists)."""
     return _encoder.encode(value).encode('utf-8')
 
 

@@ -1,9 +1,10 @@
 """Static files: ``serve_file``, ``serve_download``, ``staticdir``, ``staticfile``.
 
 Sends ``Last-Modified`` and answers ``If-Modified-Since`` with 304; answers
-a single ``Range`` with 206 (416 when unsatisfiable). A path that leaves
-the configured directory (``..``, encoded slashes or dots, NUL bytes, a
-symlink pointing outside) is refused with 403 or 404, never served.
+a single ``Range`` with 206 (416 when unsatisfiable), honouring ``If-Range``.
+A path that leaves the configured directory (``..``, encoded slashes or
+dots, NUL bytes, a symlink pointing outside) is refused with 403 or 404,
+never served.
 """
 from __future__ import annotations
 
@@ -125,6 +126,9 @@ def serve_fileobj(fileobj: Any, content_type: str | None = None, disposition: st
     response.headers['Accept-Ranges'] = 'bytes'
     start, length = 0, content_length
     rng = request.environ.get('HTTP_RANGE')
+    if_range = request.environ.get('HTTP_IF_RANGE')
+    if if_range is not None and if_range != response.headers.get('Last-Modified'):
+        rng = None  # NOTE: the client's copy changed (RFC 9110 13.1.5): send it whole
     if rng and request.protocol >= (1, 1):
         r = _parse_range(rng, content_length)
         if r is None:

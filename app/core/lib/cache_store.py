@@ -1,0 +1,225 @@
+"""Response stores for ``tools.caching``: the interface and the in-memory one.
+
+A store keeps ``CachedResponse`` objects per URI and *variant* (the values
+of the request headers the response's ``Vary`` names), and offers the
+anti-stampede lock the tool takes on a miss. ``MemcachedCache`` (in
+``memcached_cache``) is the shared one.
+"""
+from __future__ import annotations
+
+import abc
+import collections
+import os
+import threading
+import time
+from typing import Any, Iterable
+
+__all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'variant_key', 'get_cache',
+           'clear_caches', 'server_list']
+
+
+class CachedResponse:
+    """One stored response: status line, header list, body bytes, times (epoch s)."""
+
+    __slots__ = ('status', 'headers', 'body', 'created', 'expires')
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes,
+                 created: float, expires: float) -> None:
+        self.status, self.headers, self.body = status, headers, body
+        self.created, self.expires = created, expires
+
+    @property
+    def size(self) -> int:
+        """Approximate memory use in bytes."""
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 64
+
+
+class Cache(abc.ABC):
+    """The interface of a response store. ``variant`` is a tuple of header values.
+
+    ``lookup`` finds the entry for a request; ``claim``/``wait``/``release``
+    implement the anti-stampede lock on a ``(uri, variant)`` key.
+    """
+
+    @abc.abstractmethod
+    def lookup(self, uri: str, headers: Any) -> tuple[tuple, CachedResponse | None]:
+        """Return ``(variant, entry or None)`` for a request's headers."""
+
+    @abc.abstractmethod
+    def put(self, uri: str, names: tuple[str, ...], variant: tuple,
+            entry: CachedResponse) -> None:
+        """Store ``entry``; ``names`` are the lower-cased ``Vary`` header names."""
+
+    @abc.abstractmethod
+    def delete(self, uri: str) -> None:
+        """Drop every variant of ``uri``."""
+
+    @abc.abstractmethod
+    def claim(self, key: tuple, timeout: float) -> Any:
+        """Take the compute lock on ``key``: a token, or None if another holds it."""
+
+    @abc.abstractmethod
+    def wait(self, key: tuple, timeout: float) -> bool:
+        """Wait until ``key`` is released; False on timeout."""
+
+    @abc.abstractmethod
+    def release(self, key: tuple, token: Any) -> None:
+        """Release a claim taken with ``claim`` (wakes the waiters)."""
+
+    def clear(self) -> None:
+        """Forget everything this process holds."""
+
+
+def variant_key(headers: Any, names: Iterable[str]) -> tuple:
+    """The variant key of a request: its values of the headers ``names``."""
+    return tuple(headers.get(n, '') for n in names)
+
+
+class MemoryCache(Cache):
+    """A per-process store: LRU beyond ``maxobjects`` entries or ``maxsize`` bytes."""
+
+    def __init__(self, maxobjects: int = 1000, maxsize: int = 10_000_000) -> None:
+        self.maxobjects = maxobjects
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+        self._entries: collections.OrderedDict[tuple, CachedResponse] = collections.OrderedDict()
+        self._index: dict[str, tuple[tuple, set]] = {}
+        self._pending: dict[tuple, tuple[threading.Event, float]] = {}
+        self._size = 0
+        self._swept = 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, uri: str, headers: Any) -> tuple[tuple, CachedResponse | None]:
+        with self._lock:
+            names = self._index.get(uri, ((), None))[0]
+            key = (uri, variant_key(headers, names))
+            entry = self._entries.get(key)
+            if entry is not None:
+                if entry.expires > time.time():
+                    self._entries.move_to_end(key)
+                    return key[1], entry
+                self._drop(key)
+        return key[1], None
+
+    def put(self, uri: str, names: tuple[str, ...], variant: tuple,
+            entry: CachedResponse) -> None:
+        if entry.size > self.maxsize:
+            return
+        with self._lock:
+            old = self._index.get(uri)
+            if old is not None and old[0] != names:
+                self._delete(uri)
+            self._drop((uri, variant))
+            self._index.setdefault(uri, (names, set()))[1].add(variant)
+            self._entries[(uri, variant)] = entry
+            self._size += entry.size
+            now = time.time()
+            if now - self._swept > 1.0:
+                self._swept = now
+                for key in [k for k, e in self._entries.items() if e.expires <= now]:
+                    self._drop(key)
+            while len(self._entries) > self.maxobjects or self._size > self.maxsize:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._size -= entry.size
+            idx = self._index.get(key[0])
+            if idx is not None:
+                idx[1].discard(key[1])
+                if not idx[1]:
+                    del self._index[key[0]]
+
+    def _delete(self, uri: str) -> None:
+        idx = self._index.get(uri)
+        for variant in list(idx[1]) if idx else ():
+            self._drop((uri, variant))
+
+    def delete(self, uri: str) -> None:
+        with self._lock:
+            self._delete(uri)
+
+    def claim(self, key: tuple, timeout: float) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            cur = self._pending.get(key)
+            if cur is not None:
+                if now - cur[1] < timeout:
+                    return None
+                cur[0].set()  # NOTE: a claim older than the timeout is abandoned
+            ev = threading.Event()
+            self._pending[key] = (ev, now)
+            return ev
+
+    def wait(self, key: tuple, timeout: float) -> bool:
+        with self._lock:
+            cur = self._pending.get(key)
+        return True if cur is None else cur[0].wait(timeout)
+
+    def release(self, key: tuple, token: Any) -> None:
+        with self._lock:
+            cur = self._pending.get(key)
+            if cur is not None and cur[0] is token:
+                del self._pending[key]
+        token.set()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._index.clear()
+            self._size = 0
+
+
+_caches: dict[tuple, Cache] = {}
+_caches_lock = threading.Lock()
+
+
+def get_cache(cache_class: Any = None, store: str = 'memory', servers: Any = None,
+              key_prefix: str = 'cache:', dead_timeout: float = 5.0,
+              maxobjects: int = 1000, maxsize: int = 10_000_000) -> Cache:
+    """Return the process-wide store for these settings, creating it once.
+
+    ``cache_class`` may be a class or an instance (used as is). A memcached
+    store takes its servers from env ``MEMCACHED_SERVERS`` or ``servers``.
+    """
+    from .memcached_cache import MemcachedCache  # NOTE: it builds on this module
+    if cache_class is not None and not isinstance(cache_class, type):
+        return cache_class
+    if cache_class is None:
+        if store not in ('memory', 'memcached'):
+            raise ValueError("tools.caching.store must be 'memory' or 'memcached', not %r"
+                             % (store,))
+        cache_class = MemcachedCache if store == 'memcached' else MemoryCache
+    if issubclass(cache_class, MemcachedCache):
+        srv = tuple(server_list(servers))
+        key: tuple = (cache_class, srv, key_prefix, dead_timeout)
+        args: dict[str, Any] = dict(servers=srv, key_prefix=key_prefix, dead_timeout=dead_timeout)
+    elif issubclass(cache_class, MemoryCache):
+        key = (cache_class, maxobjects, maxsize)
+        args = dict(maxobjects=maxobjects, maxsize=maxsize)
+    else:
+        key, args = (cache_class,), {}
+    with _caches_lock:
+        cache = _caches.get(key)
+        if cache is None:
+            cache = _caches[key] = cache_class(**args)
+        return cache
+
+
+def clear_caches() -> None:
+    """Empty and forget every store this process created (tests use it)."""
+    with _caches_lock:
+        for cache in _caches.values():
+            cache.clear()
+        _caches.clear()
+
+
+def server_list(servers: Any) -> list[str]:
+    """The memcached servers: env ``MEMCACHED_SERVERS`` wins over ``servers``."""
+    raw = os.environ.get('MEMCACHED_SERVERS') or servers or '127.0.0.1:11211'
+    if isinstance(raw, str):
+        raw = raw.replace(',', ' ').split()
+    return [str(s).strip() for s in raw if str(s).strip()]
