@@ -21,7 +21,7 @@ class Api:
     @cherrypy.tools.json_out()
     def index(self) -> dict[str, Any]:
         """List the API's endpoints."""
-        return {'endpoints': ['/api/items/<id>']}
+        return {'endpoints': ['/api/items/<id>', '/api/visits']}
 
     @cherrypy.expose
     @cherrypy.tools.json_out()
@@ -32,6 +32,19 @@ class Api:
         except ValueError:
             raise cherrypy.HTTPError(400, 'Item id must be an integer, got %r.' % (id,)) from None
         return {'id': n, 'name': 'item %d' % n}
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    @cherrypy.tools.sessions()
+    def visits(self) -> dict[str, int]:
+        """Count this client's visits in its session (memcached in production).
+
+        While memcached is down this answers 503; the rest of the service,
+        /healthcheck and /readyz included, keeps answering.
+        """
+        n = cherrypy.session.get('visits', 0) + 1
+        cherrypy.session['visits'] = n
+        return {'visits': n}
 
 
 class Root:

@@ -1,0 +1,104 @@
+"""The service itself: endpoints in-process, and production config with memcached."""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import time
+
+import app.core as cherrypy
+from app import CONF_DIR, build
+
+from helpers import call, start_app_process
+
+
+def test_endpoints_in_process():
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    r = call(None, '/')
+    assert r.status == 200 and b'/static/logo.png' in r.body and b'/static/style.css' in r.body
+    assert call(None, '/static/style.css').headers['Cache-Control'] == 'public, max-age=300'
+    assert call(None, '/favicon.ico').headers['Content-Type'] == 'image/png'
+    r = call(None, '/healthcheck')
+    assert (r.status, r.body, r.headers['Cache-Control']) == (200, b'OK', 'no-store')
+    assert call(None, '/api/').json() == {'endpoints': ['/api/items/<id>', '/api/visits']}
+    assert call(None, '/api/items/7').json() == {'id': 7, 'name': 'item 7'}
+    r = call(None, '/api/items/seven')
+    assert r.status == 400 and b"Item id must be an integer, got 'seven'." in r.body
+    assert call(None, '/api/items').status == 404
+
+
+def test_readyz_fails_while_draining():
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    assert call(None, '/readyz').body == b'ready'
+    cherrypy.engine.draining = True
+    try:
+        r = call(None, '/readyz')
+        assert (r.status, r.body) == (503, b'draining')
+        assert call(None, '/healthcheck').status == 200
+    finally:
+        cherrypy.engine.draining = False
+
+
+def test_visits_count_per_session_in_ram():
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    r = call(None, '/api/visits')
+    assert r.json() == {'visits': 1}
+    cookie = r.headers['Set-Cookie'].split(';')[0]
+    assert call(None, '/api/visits', headers={'Cookie': cookie}).json() == {'visits': 2}
+    assert call(None, '/api/visits').json() == {'visits': 1}
+
+
+def test_metrics_count_requests_by_handler_not_path():
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    for i in range(3):
+        call(None, '/api/items/%d' % i)
+    body = call(None, '/metrics').text
+    line = [x for x in body.splitlines()
+            if x.startswith('http_requests_total{code="200",handler="Api.items"')]
+    assert len(line) == 1 and float(line[0].rsplit(' ', 1)[1]) >= 3
+    assert '/api/items/1' not in body
+
+
+def _get(port, path, cookie=None):
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    try:
+        conn.request('GET', path, headers={'Cookie': cookie} if cookie else {})
+        r = conn.getresponse()
+        return r.status, r.read(), r.getheader('Set-Cookie')
+    finally:
+        conn.close()
+
+
+def test_production_config_shares_sessions_across_pods_through_memcached(memcached):
+    env = {'HOST': '127.0.0.1', 'MEMCACHED_SERVERS': memcached.address}
+    pods = [start_app_process(['-m', 'app', '--config', 'conf/prod.conf'], env=env)
+            for _ in range(2)]
+    try:
+        (_pa, port_a), (_pb, port_b) = pods
+        status, body, set_cookie = _get(port_a, '/api/visits')
+        assert (status, body) == (200, b'{"visits": 1}')
+        cookie = set_cookie.split(';')[0]
+        assert _get(port_b, '/api/visits', cookie)[1] == b'{"visits": 2}'
+        assert _get(port_a, '/api/visits', cookie)[1] == b'{"visits": 3}'
+
+        memcached.stop()
+        t0 = time.monotonic()
+        status, body, _ = _get(port_b, '/api/visits', cookie)
+        assert status == 503 and time.monotonic() - t0 < 3
+        assert _get(port_b, '/healthcheck')[:2] == (200, b'OK')
+        assert _get(port_b, '/readyz')[:2] == (200, b'ready')
+        assert _get(port_a, '/api/items/1')[0] == 200
+
+        memcached.start()
+        deadline = time.monotonic() + 10
+        while True:
+            status, body, set_cookie = _get(port_a, '/api/visits')
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert (status, body) == (200, b'{"visits": 1}')  # a new memcached has no old data
+    finally:
+        for proc, _port in pods:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+            proc.stdout.close()
