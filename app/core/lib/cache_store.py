@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import abc
 import collections
-import os
 import threading
 import time
 from typing import Any, Iterable
 
+from .memcache import servers_from
+
 __all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'variant_key', 'get_cache',
-           'clear_caches', 'server_list']
+           'clear_caches']
 
 
 class CachedResponse:
@@ -194,7 +195,7 @@ def get_cache(cache_class: Any = None, store: str = 'memory', servers: Any = Non
                              % (store,))
         cache_class = MemcachedCache if store == 'memcached' else MemoryCache
     if issubclass(cache_class, MemcachedCache):
-        srv = tuple(server_list(servers))
+        srv = servers_from(servers)
         key: tuple = (cache_class, srv, key_prefix, dead_timeout)
         args: dict[str, Any] = dict(servers=srv, key_prefix=key_prefix, dead_timeout=dead_timeout)
     elif issubclass(cache_class, MemoryCache):
@@ -216,10 +217,3 @@ def clear_caches() -> None:
             cache.clear()
         _caches.clear()
 
-
-def server_list(servers: Any) -> list[str]:
-    """The memcached servers: env ``MEMCACHED_SERVERS`` wins over ``servers``."""
-    raw = os.environ.get('MEMCACHED_SERVERS') or servers or '127.0.0.1:11211'
-    if isinstance(raw, str):
-        raw = raw.replace(',', ' ').split()
-    return [str(s).strip() for s in raw if str(s).strip()]

@@ -2,9 +2,9 @@
 
 Select it with ``tools.caching.store = 'memcached'`` (or ``cache_class``);
 servers come from env ``MEMCACHED_SERVERS`` or ``tools.caching.servers``
-(``'host:port,host:port'`` or a list). The client is pymemcache's
-``HashClient`` with pooling (thread-safe), 0.5 s timeouts, and a dead node
-retried every ``dead_timeout`` seconds.
+(``'host:port,host:port'`` or a list). The client is the process's shared
+one from ``memcache`` (a pooled ``HashClient``, 0.5 s timeouts, a dead node
+retried every ``dead_timeout`` seconds), as sessions use.
 
 Keys (``key_prefix`` + SHA-1 hex, so any URI fits memcached's key rules):
 
@@ -17,8 +17,9 @@ Keys (``key_prefix`` + SHA-1 hex, so any URI fits memcached's key rules):
 
 Failure rule: caching is an optimisation. When memcached cannot answer,
 every operation degrades to "miss, don't wait, don't store", so requests are
-served uncached; the outage is logged once (WARNING) and its end once
-(INFO); ``failures`` counts failed operations for metrics.
+served uncached. ``memcache.health`` logs the outage of a node once when it
+starts and once when the node answers again, counts it and calls its
+listeners; ``failures`` counts this store's failed operations.
 """
 from __future__ import annotations
 
@@ -32,13 +33,15 @@ import time
 from typing import Any
 
 from ..logs import log
-from .cache_store import Cache, CachedResponse, server_list, variant_key
+from .cache_store import Cache, CachedResponse, variant_key
+from .memcache import MemcacheFailure, SharedClient, servers_from, shared_client
 
 __all__ = ['MemcachedCache']
 
 _ERROR = object()
 _MONTH = 30 * 24 * 3600  # NOTE: memcached reads a longer expiry as a timestamp
-_QUIET = 1.0  # seconds without failures before an outage counts as over
+#: What a memcached outage means to caching (said in its log line).
+_EFFECT = 'responses are served uncached'
 
 
 def _h(*parts: Any) -> str:
@@ -79,51 +82,37 @@ class MemcachedCache(Cache):
                 or len(key_prefix) > 200:
             raise ValueError('tools.caching.key_prefix must be printable ASCII without '
                              'spaces, at most 200 characters: %r' % (key_prefix,))
-        self.servers = server_list(servers)
+        self.servers = list(servers_from(servers))
         self.key_prefix = key_prefix
         if client is None:
-            from pymemcache.client.hash import HashClient
-            client = HashClient(self.servers, use_pooling=True, connect_timeout=connect_timeout,
-                                timeout=timeout, retry_attempts=0, dead_timeout=dead_timeout,
-                                default_noreply=False)
-        self.client = client
-        #: Failed memcached operations since start (for metrics).
+            self.shared = shared_client(self.servers, connect_timeout, timeout, dead_timeout,
+                                        effect=_EFFECT)
+        else:
+            self.shared = SharedClient(tuple(self.servers), client=client)
+        self._own = client is not None
+        self.client = self.shared.client
+        #: Failed memcached operations of this store since start (for metrics).
         self.failures = 0
-        self._down = False
-        self._last_failure = 0.0
-        self._state = threading.Lock()
+        self._count = threading.Lock()
 
     @property
     def available(self) -> bool:
         """False while memcached is failing (between the two log lines).
 
-        Requests are cached again as soon as memcached answers; the outage
-        is declared over once it has answered for a second without errors.
+        Requests are cached again as soon as memcached answers.
         """
-        return not self._down
+        return self.shared.available
 
     def _call(self, op: str, default: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            result = getattr(self.client, op)(*args, **kwargs)
+            return self.shared.call(op, *args, **kwargs)
         except Exception as ex:  # NOTE: any client failure means: serve uncached
-            with self._state:
+            with self._count:
                 self.failures += 1
-                self._last_failure = time.monotonic()
-                if not self._down:
-                    self._down = True
-                    log('memcached %s unavailable (%r): serving responses uncached until '
-                        'it returns' % (','.join(self.servers), ex), 'TOOLS.CACHING',
-                        logging.WARNING)
+            if not isinstance(ex, MemcacheFailure):  # not counted by health: a bug
+                log('memcached cache %s failed: %r; served uncached' % (op, ex),
+                    'TOOLS.CACHING', logging.WARNING)
             return default
-        if self._down:
-            with self._state:
-                # NOTE: back only after a quiet second, so a flapping node (connections
-                # closing one by one as it stops) makes one episode, not several.
-                if self._down and time.monotonic() - self._last_failure >= _QUIET:
-                    self._down = False
-                    log('memcached %s is back: response caching resumes'
-                        % ','.join(self.servers), 'TOOLS.CACHING', logging.INFO)
-        return result
 
     def _meta(self, uri: str) -> tuple[tuple[str, ...], str] | None:
         raw = self._call('get', None, self.key_prefix + 'v:' + _h(uri))
@@ -186,5 +175,9 @@ class MemcachedCache(Cache):
             self._call('delete', False, lock_key)
 
     def clear(self) -> None:
-        """Close the connections (the shared entries stay in memcached)."""
-        self._call('close', None)
+        """Close a client given to this store (the entries stay in memcached).
+
+        The shared client is closed by ``memcache.close_clients``.
+        """
+        if self._own:
+            self.shared.close()
