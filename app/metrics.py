@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest
 
 import app.core as cherrypy
+from app.core.lib import memcache
 
-__all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'exposition']
+__all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'MEMCACHED_ERRORS', 'MEMCACHED_DOWN',
+           'exposition']
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter('http_requests_total', 'HTTP requests served.',
@@ -21,6 +23,21 @@ REQUESTS = Counter('http_requests_total', 'HTTP requests served.',
 LATENCY = Histogram('http_request_duration_seconds', 'Time to answer a request.',
                     ['handler'], registry=REGISTRY,
                     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+
+
+MEMCACHED_ERRORS = Counter('memcached_errors_total',
+                           'Failed memcached operations (sessions and cache).',
+                           ['node', 'error'], registry=REGISTRY)
+MEMCACHED_DOWN = Gauge('memcached_nodes_down', 'Memcached nodes currently in an outage.',
+                       registry=REGISTRY)
+MEMCACHED_DOWN.set_function(lambda: len(memcache.health.down))
+
+
+def _memcached_failed(node: str, ex: BaseException) -> None:
+    MEMCACHED_ERRORS.labels(node or 'unknown', type(ex).__name__).inc()
+
+
+memcache.health.listeners.append(_memcached_failed)
 
 
 def _start() -> None:

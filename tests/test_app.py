@@ -88,6 +88,9 @@ def test_production_config_shares_sessions_across_pods_through_memcached(memcach
         assert _get(port_b, '/healthcheck')[:2] == (200, b'OK')
         assert _get(port_b, '/readyz')[:2] == (200, b'ready')
         assert _get(port_a, '/api/items/1')[0] == 200
+        metrics = _get(port_b, '/metrics')[1].decode()
+        assert 'memcached_nodes_down 1.0' in metrics
+        assert 'memcached_errors_total{error=' in metrics
 
         memcached.start()
         deadline = time.monotonic() + 10
