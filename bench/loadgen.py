@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 _UNIT_MS = {'us': 1e-3, 'ms': 1.0, 's': 1e3, 'm': 60e3, 'h': 3600e3}
 _RPS = re.compile(r'^Requests/sec:\s+([\d.]+)\s*$', re.M)
@@ -79,11 +79,13 @@ def parse(output: str) -> WrkResult:
 
 
 def run(url: str, connections: int, duration: float, threads: int = 2,
-        headers: tuple[tuple[str, str], ...] = (), wrk: str = 'wrk') -> WrkResult:
+        headers: tuple[tuple[str, str], ...] = (), wrk: str = 'wrk',
+        script: str | None = None, script_args: Sequence[str] = ()) -> WrkResult:
     """Load ``url`` for ``duration`` seconds with ``connections`` connections.
 
-    wrk uses ``min(threads, connections)`` threads: -c1 -t1, -c50 -t2. The
-    run is bounded: wrk is killed if it outlives its duration by 30 s.
+    wrk uses ``min(threads, connections)`` threads: -c1 -t1, -c50 -t2. A Lua
+    ``script`` gets ``script_args`` (after ``--``). The run is bounded: wrk
+    is killed if it outlives its duration by 30 s.
     """
     exe = shutil.which(wrk)
     if not exe:
@@ -92,11 +94,16 @@ def run(url: str, connections: int, duration: float, threads: int = 2,
            f'-d{max(1, round(duration))}s', '--latency']
     for name, value in headers:
         cmd += ['-H', f'{name}: {value}']
+    if script:
+        cmd += ['-s', script]
     cmd.append(url)
+    if script_args:
+        cmd += ['--', *script_args]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
     except subprocess.TimeoutExpired as ex:
         raise WrkError(f'wrk hung: {" ".join(cmd)}') from ex
     if done.returncode != 0:
-        raise WrkError(f'wrk exited {done.returncode}: {done.stderr or done.stdout}')
+        raise WrkError(f'wrk exited {done.returncode}: {(done.stderr or done.stdout).strip()}'
+                       f' (command: {" ".join(cmd)})')
     return parse(done.stdout)

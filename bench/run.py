@@ -1,14 +1,18 @@
 """Benchmark raw WSGI, app.core and real CherryPy on identical cheroot servers.
 
-    python3 bench/run.py [--targets raw,core,cherrypy] [--concurrency 1,50]
-                         [--duration 5] [--rounds 3] [--json out.json]
+    python3 bench/run.py [--targets raw,core,cherrypy] [--endpoints basic,tools]
+                         [--concurrency 1,50] [--duration 5] [--rounds 3]
+                         [--session-ids 1] [--json out.json]
 
 Each target runs in its own ``serve.py`` subprocess under ``bench/.venv``'s
 python (created on first use) with the same cheroot settings. Runs are
 interleaved: every round loads each endpoint and concurrency on every target
-back to back, so drift hits all targets alike. The table shows medians over
-rounds and each target's req/s as a ratio of raw's. Exits 1 if any request
-failed (non-2xx/3xx or socket error).
+back to back, so drift hits all targets alike. Raw's hello world ``GET /`` is
+loaded in every round even when not selected: it is the ``x hello``
+denominator. Session endpoints get pre-created session cookies, and
+``session-mc`` a private memcached (skipped if memcached is not installed).
+The table shows medians over rounds and ratios to raw. Exits 1 if any
+request failed (non-2xx/3xx or socket error).
 """
 from __future__ import annotations
 
@@ -17,17 +21,34 @@ import json
 import os
 import platform
 import signal
-import statistics
 import sys
 import time
 from collections import defaultdict
-from typing import Any
 
 import apps
+import cookies
 import loadgen
+import memcached_proc
+import report
 import servers
+from report import Key, Plan
 
-Key = tuple[str, str, int]  # target, endpoint name, concurrency
+
+def _endpoint_names(text: str) -> list[str]:
+    """Endpoint and group names, comma-separated, expanded to endpoint names."""
+    known = [e.name for e in apps.ENDPOINTS]
+    names: list[str] = []
+    for n in (n.strip() for n in text.split(',')):
+        if not n:
+            continue
+        if n not in known and n not in apps.GROUPS:
+            raise argparse.ArgumentTypeError(
+                f'unknown endpoint {n!r}; choose from groups {list(apps.GROUPS)} '
+                f'or endpoints {known}')
+        names += [m for m in apps.GROUPS.get(n, [n]) if m not in names]
+    if not names:
+        raise argparse.ArgumentTypeError('no endpoints given')
+    return names
 
 
 def _names(text: str, known: list[str], what: str) -> list[str]:
@@ -56,8 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--targets', default=','.join(apps.TARGETS),
                    type=lambda s: _names(s, list(apps.TARGETS), 'targets'))
-    p.add_argument('--endpoints', default=','.join(e.name for e in apps.ENDPOINTS),
-                   type=lambda s: _names(s, [e.name for e in apps.ENDPOINTS], 'endpoints'))
+    p.add_argument('--endpoints', default=','.join(apps.GROUPS), type=_endpoint_names,
+                   help='endpoints or groups, comma-separated: ' + '; '.join(
+                       f'{g} = {",".join(ns)}' for g, ns in apps.GROUPS.items())
+                   + ' (default: all)')
     p.add_argument('--concurrency', default='1,50',
                    type=_ints,
                    help='wrk connections per run, comma-separated (default 1,50)')
@@ -74,79 +97,99 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         'swamps framework cost at -c50)')
     p.add_argument('--wrk-threads', type=int, default=2,
                    help='wrk threads, capped at the concurrency (-c1 -t1, -c50 -t2)')
+    p.add_argument('--session-ids', type=_positive, default=1,
+                   help='sessions primed per target and session endpoint; wrk sends '
+                        'them in turn (1: every connection shares one session)')
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     return p.parse_args(argv)
 
 
-def _server_args(args: argparse.Namespace) -> list[str]:
+def _server_args(args: argparse.Namespace, mc: memcached_proc.Memcached | None) -> list[str]:
     out = ['--port', '0', '--threads', str(args.threads), '--queue', str(args.queue),
            '--timeout', str(args.timeout), '--keepalive-limit', str(args.keepalive_limit)]
-    return out
+    return out + (['--memcached', mc.address] if mc else [])
 
 
-def measure(args: argparse.Namespace, running: dict[str, servers.Server],
-            endpoints: list[apps.Endpoint]) -> dict[Key, list[loadgen.WrkResult]]:
+def make_plan(args: argparse.Namespace, memcached: bool) -> Plan:
+    """Each selected endpoint with the selected targets that serve it.
+
+    Drops (and says so) what can't run: memcached sessions without memcached,
+    sessions without a framework target. Puts raw's hello world first when
+    raw runs but ``index`` was not selected, for the ``x hello`` ratios.
+    """
+    plan: Plan = []
+    for ep in (e for e in apps.ENDPOINTS if e.name in args.endpoints):
+        if ep.session == 'memcached' and not memcached:
+            print(f'bench: skipping {ep.name}: memcached is not installed '
+                  f'(apt-get install memcached)', file=sys.stderr)
+            continue
+        targets = [t for t in args.targets if ep.raw or t != 'raw']
+        if targets:
+            plan.append((ep, targets))
+        else:
+            print(f'bench: skipping {ep.name}: raw has no equivalent', file=sys.stderr)
+    if 'raw' in args.targets and apps.HELLO.name not in args.endpoints:
+        plan.insert(0, (apps.HELLO, ['raw']))
+    return plan
+
+
+def verify(args: argparse.Namespace, running: dict[str, servers.Server],
+           plan: Plan) -> dict[tuple[str, str], list[str]]:
+    """Check every answer; prime sessions. Returns (target, endpoint) -> cookies."""
+    problems: list[str] = []
+    primed: dict[tuple[str, str], list[str]] = {}
+    for ep, targets in plan:
+        for target in targets:
+            if ep.session:
+                primed[target, ep.name], found = cookies.prime(running[target], ep,
+                                                               args.session_ids)
+            else:
+                found = servers.check(running[target], ep)
+            problems += found
+    if problems:
+        raise servers.ServerError('targets answer wrongly:\n  ' + '\n  '.join(problems))
+    return primed
+
+
+def measure(args: argparse.Namespace, running: dict[str, servers.Server], plan: Plan,
+            primed: dict[tuple[str, str], list[str]]) -> dict[Key, list[loadgen.WrkResult]]:
     """Warm up, then load every (endpoint, concurrency, target) once per round."""
     def load(target: str, ep: apps.Endpoint, conns: int, seconds: int) -> loadgen.WrkResult:
-        return loadgen.run(running[target].url(ep.path), conns, seconds,
-                           threads=args.wrk_threads, headers=ep.headers)
+        threads = min(args.wrk_threads, conns)
+        extra, script, script_args = cookies.wrk_options(primed.get((target, ep.name), []),
+                                                         threads)
+        return loadgen.run(running[target].url(ep.path), conns, seconds, threads=threads,
+                           headers=ep.headers + extra, script=script,
+                           script_args=script_args)
 
     if args.warmup > 0:
-        for ep in endpoints:
-            for target in args.targets:
+        for ep, targets in plan:
+            for target in targets:
                 load(target, ep, max(args.concurrency), args.warmup)
     samples: dict[Key, list[loadgen.WrkResult]] = defaultdict(list)
-    total, n = args.rounds * len(endpoints) * len(args.concurrency) * len(args.targets), 0
+    total = args.rounds * len(args.concurrency) * sum(len(t) for _, t in plan)
+    n = 0
     for rnd in range(1, args.rounds + 1):
-        for ep in endpoints:
+        for ep, targets in plan:
             for conns in args.concurrency:
-                for target in args.targets:
+                for target in targets:
                     res = load(target, ep, conns, args.duration)
                     samples[target, ep.name, conns].append(res)
                     n += 1
-                    print(f'[{n}/{total}] round {rnd} {target:<8} {ep.name:<7} c={conns:<3}'
+                    print(f'[{n}/{total}] round {rnd} {target:<8} {ep.name:<11} c={conns:<3}'
                           f' {res.rps:9.1f} req/s  p50 {res.p50_ms:.2f}ms  p99 {res.p99_ms:.2f}ms'
                           + (f'  ERRORS {res.errors}' if res.errors else ''),
                           file=sys.stderr, flush=True)
     return samples
 
 
-def summarize(args: argparse.Namespace, endpoints: list[apps.Endpoint],
-              samples: dict[Key, list[loadgen.WrkResult]]) -> list[dict[str, Any]]:
-    """Medians over rounds per (target, endpoint, concurrency), with ratio to raw."""
-    rows = []
-    for ep in endpoints:
-        for conns in args.concurrency:
-            raw = samples.get(('raw', ep.name, conns))
-            raw_rps = statistics.median(r.rps for r in raw) if raw else None
-            for target in args.targets:
-                runs = samples[target, ep.name, conns]
-                rps = statistics.median(r.rps for r in runs)
-                rows.append({
-                    'target': target, 'endpoint': ep.name, 'path': ep.path,
-                    'concurrency': conns, 'rps': rps,
-                    'p50_ms': statistics.median(r.p50_ms for r in runs),
-                    'p99_ms': statistics.median(r.p99_ms for r in runs),
-                    'ratio': rps / raw_rps if raw_rps else None,
-                    'spread': (max(r.rps for r in runs) - min(r.rps for r in runs)) / rps,
-                    'non_2xx': sum(r.non_2xx for r in runs),
-                    'errors': sum(r.errors for r in runs),
-                    'runs': [r.to_dict() for r in runs],
-                })
-    return rows
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """Render the summary rows as a fixed-width text table."""
-    head = (f'{"target":<9}{"endpoint":<22}{"conc":>5}{"req/s":>10}{"spread":>8}'
-            f'{"p50 ms":>9}{"p99 ms":>9}{"x raw":>7}{"errors":>8}')
-    lines = [head, '-' * len(head)]
-    for r in rows:
-        ratio = f'{r["ratio"]:.2f}' if r['ratio'] is not None else '-'
-        lines.append(f'{r["target"]:<9}{r["endpoint"] + " " + r["path"]:<22}'
-                     f'{r["concurrency"]:>5}{r["rps"]:>10.1f}{r["spread"]:>7.0%} '
-                     f'{r["p50_ms"]:>9.2f}{r["p99_ms"]:>9.2f}{ratio:>7}{r["errors"]:>8}')
-    return '\n'.join(lines)
+def _start_memcached(args: argparse.Namespace) -> memcached_proc.Memcached | None:
+    wanted = 'session-mc' in args.endpoints and set(args.targets) - {'raw'}
+    if not wanted or memcached_proc.binary() is None:
+        return None
+    mc = memcached_proc.start()
+    print(f'memcached: {mc.address}, pid {mc.proc.pid}', file=sys.stderr)
+    return mc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,20 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # A SIGTERM must still run the finally below, which stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    endpoints = [e for e in apps.ENDPOINTS if e.name in args.endpoints]
     python = servers.ensure_venv()
     running: dict[str, servers.Server] = {}
+    mc: memcached_proc.Memcached | None = None
     started = time.time()
     try:
+        mc = _start_memcached(args)
+        plan = make_plan(args, memcached=mc is not None)
         for target in args.targets:
-            running[target] = servers.start(python, target, _server_args(args))
+            running[target] = servers.start(python, target, _server_args(args, mc))
             print(f'{target}: port {running[target].port}, {running[target].banner}',
                   file=sys.stderr)
-        problems = [p for s in running.values() for e in endpoints for p in servers.check(s, e)]
-        if problems:
-            raise servers.ServerError('targets answer differently:\n  ' + '\n  '.join(problems))
-        samples = measure(args, running, endpoints)
-    except (servers.ServerError, loadgen.WrkError) as ex:
+        primed = verify(args, running, plan)
+        samples = measure(args, running, plan, primed)
+    except (servers.ServerError, loadgen.WrkError, memcached_proc.MemcachedError) as ex:
         print(f'bench: {ex}', file=sys.stderr)
         if 'core' in args.targets and 'core' not in running:
             print('bench: to run without it: --targets raw,cherrypy', file=sys.stderr)
@@ -177,14 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         for target, code in codes.items():
             if code != 0:
                 print(f'bench: {target} server exited {code}', file=sys.stderr)
+        if mc is not None:
+            memcached_proc.stop(mc)
     unclean = any(codes.values())
 
-    rows = summarize(args, endpoints, samples)
+    rows = report.summarize(plan, args.concurrency, samples)
     print(f'\ncheroot numthreads={args.threads} request_queue_size={args.queue} '
           f'timeout={args.timeout:g} keep_alive_conn_limit={args.keepalive_limit}; '
           f'wrk {args.duration}s x {args.rounds} rounds; medians; '
-          f'spread = (max-min)/median req/s')
-    print(table(rows))
+          f'spread = (max-min)/median req/s; sessions: {args.session_ids} id(s) per target')
+    print(report.table(rows))
     if args.json:
         meta = {'args': {k: v for k, v in vars(args).items() if k != 'json'},
                 'servers': {t: s.banner for t, s in running.items()},

@@ -1,12 +1,14 @@
 """Serve one benchmark target on cheroot until SIGTERM.
 
     bench/.venv/bin/python bench/serve.py --target raw|core|cherrypy \\
-        --port 0 --threads 16 --queue 128 --keepalive-limit 100
+        --port 0 --threads 16 --queue 128 --keepalive-limit 100 \\
+        [--memcached 127.0.0.1:PORT]
 
 Every target gets the very same ``cheroot.wsgi.Server`` settings. Once it
 listens, the server prints one line ``READY <port> <framework>`` on stdout
 (``--port 0`` picks a free port). SIGTERM or SIGINT stops it gracefully and it
 exits 0. A target that can't be loaded exits 2 with the reason on stderr.
+``--memcached`` enables the frameworks' ``/session/memcached`` endpoint.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--timeout', type=float, default=10, help='cheroot socket timeout, s')
     p.add_argument('--keepalive-limit', type=int, default=100,
                    help='cheroot keep_alive_conn_limit (cheroot default 10; app.core 100)')
+    p.add_argument('--memcached', metavar='HOST:PORT',
+                   help='memcached for the session-mc endpoint (omitted: not served)')
     return p.parse_args(argv)
 
 
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     """Load the target, serve it, and stop cleanly on SIGTERM."""
     args = parse_args(argv)
     try:
-        app = apps.TARGETS[args.target]()
+        app = apps.TARGETS[args.target](args.memcached)
     except apps.TargetUnavailable as ex:
         print(f'serve.py: target {args.target!r} unavailable: {ex}', file=sys.stderr)
         return 2
