@@ -7,6 +7,7 @@ and ``.conf`` files.
 """
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from . import _serving
@@ -106,18 +107,62 @@ def quickstart(root: Any = None, script_name: str = '', config: Any = None) -> N
     engine.block()
 
 
-def url(path: str = '', qs: str = '', script_name: str | None = None,
+def url(path: str = '', qs: Any = '', script_name: str | None = None,
         base: str | None = None, relative: Any = None) -> str:
-    """Return an absolute URL for ``path`` within the current application."""
+    """Return an absolute URL for ``path`` within the current application (as CherryPy).
+
+    No arguments give the current request's URL without its query string.
+    A ``path`` without a leading slash is relative to the current path
+    (``is_index`` decides whether that ends in a slash). ``qs`` is a string
+    or a dict/list of pairs. ``relative='server'`` returns ``/script/path``;
+    any other true ``relative`` a path relative to the current URL.
+    """
+    if isinstance(qs, (tuple, list, dict)):
+        qs = urllib.parse.urlencode(qs)
+    if qs:
+        qs = '?' + qs
     req = _serving.current()
     if req is None:
         base = base or server.base()
         sn = script_name or ''
+        if not path.startswith('/'):
+            path = '/' + path
+        newurl = base + sn + _normalize_path(path) + qs
     else:
-        base = base if base is not None else req.base
+        if not path.startswith('/'):
+            pi = req.path_info
+            if req.is_index is True:
+                if not pi.endswith('/'):
+                    pi += '/'
+            elif req.is_index is False and pi.endswith('/') and pi != '/':
+                pi = pi[:-1]
+            path = urllib.parse.urljoin(pi, path) if path else pi
+        base = req.base if base is None else base
         sn = req.script_name if script_name is None else script_name
-    if not path.startswith('/'):
-        cur = req.path_info if req is not None else '/'
-        path = cur.rsplit('/', 1)[0] + '/' + path
-    newurl = base + sn + path + ('?' + qs if qs else '')
-    return newurl if not relative else sn + path + ('?' + qs if qs else '')
+        newurl = base + sn + _normalize_path(path) + qs
+    if relative is None:
+        relative = getattr(req.app if req is not None else None, 'relative_urls', False)
+    if relative == 'server':
+        newurl = '/' + '/'.join(newurl.split('/', 3)[3:])
+    elif relative:
+        old = url(relative=False).split('/')[:-1]
+        new = newurl.split('/')
+        while old and new and old[0] == new[0]:
+            old.pop(0)
+            new.pop(0)
+        newurl = '/'.join(['..'] * len(old) + new)
+    return newurl
+
+
+def _normalize_path(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments (CherryPy's ``normalize_path``)."""
+    if './' not in path:
+        return path
+    atoms: list[str] = []
+    for atom in path.split('/'):
+        if atom == '..':
+            if atoms:
+                atoms.pop()
+        elif atom and atom != '.':
+            atoms.append(atom)
+    return ('/' if path.startswith('/') else '') + '/'.join(atoms)

@@ -252,7 +252,13 @@ class Application:
             try:
                 self.respond(request)
             except InternalRedirect as ir:
-                request = self._internal_redirect(request, ir)
+                try:
+                    request = self._internal_redirect(request, ir)
+                except RuntimeError:
+                    # NOTE: a redirect loop; answer 500 as CherryPy's
+                    # ExceptionTrapper does, not an exception out of WSGI.
+                    log.error('internal redirect loop', 'HTTP', logging.ERROR, traceback=True)
+                    _bare_500(request, request.response)
             response = request.response
             start_response(response.output_status, response.header_list)
             body = response.body

@@ -58,7 +58,9 @@ def popargs(*args: str, **kwargs: Any) -> Callable[[Any], Any]:
 
     ``@popargs('year', 'month')`` on a class makes ``/2024/05/x`` set
     ``year`` and ``month`` and carry on to ``x``. ``handler=`` names an
-    object to continue dispatch on instead of the decorated one.
+    object to continue dispatch on instead of the decorated one; a callable
+    one (a class) is called with the popped values as keywords and dispatch
+    continues on what it returns, as in CherryPy.
     """
     handler = kwargs.pop('handler', None)
     if kwargs:
@@ -76,15 +78,15 @@ def popargs(*args: str, **kwargs: Any) -> Callable[[Any], Any]:
             if not vpath:
                 break
             parms[arg] = vpath.pop(0)
-        if handler is not None:
-            target = handler
-        else:
-            target = self
+        if handler is not None and callable(handler):
+            return handler(**parms)
         req = _serving.current()
         req.params.update(parms)
+        if handler is not None:
+            return handler
         if vpath:
-            return getattr(target, vpath.pop(0), None) if handler is None else target
-        return target
+            return getattr(self, vpath.pop(0), None)
+        return self
     return decorated
 
 

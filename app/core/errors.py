@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import sys
 import traceback as _traceback
 import urllib.parse
 from typing import Any
@@ -157,6 +158,7 @@ class HTTPError(CherryPyException):
         req = _serving.current()
         if response is None:
             response = req.response
+        clean_headers(self.code, response)
         response.status = '%s %s' % (self.code, self.reason)
         tb = None
         if req is not None and req.show_tracebacks:
@@ -198,10 +200,18 @@ class NotFound(HTTPError):
         super().__init__(404, "The path '%s' was not found." % (path,))
 
 
-def format_exc(exc: BaseException | None = None) -> str:
-    """Return the current (or given) exception's traceback as text."""
+def format_exc(exc: BaseException | tuple | None = None) -> str:
+    """Return the current (or given) exception's traceback as text.
+
+    ``exc`` is an exception or a ``sys.exc_info()`` tuple (CherryPy's form);
+    with none given and none being handled, the result is ``''``.
+    """
     if exc is None:
-        return _traceback.format_exc()
+        exc = sys.exc_info()
+    if isinstance(exc, tuple):
+        if exc[0] is None:
+            return ''
+        return ''.join(_traceback.format_exception(*exc))
     return ''.join(_traceback.format_exception(exc))
 
 
@@ -234,9 +244,14 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
 
 
 def clean_headers(status: int, response: Any) -> None:
-    """Drop entity headers that must not go with an error status."""
+    """Drop entity headers that must not go with an error status (as CherryPy).
+
+    A 416 keeps its ``Content-Range`` (``bytes */length``).
+    """
     for key in ('Accept-Ranges', 'Age', 'ETag', 'Location', 'Retry-After',
                 'Vary', 'Content-Encoding', 'Content-Length', 'Expires',
                 'Content-Location', 'Content-MD5', 'Last-Modified'):
         response.headers.pop(key, None)
+    if status != 416:
+        response.headers.pop('Content-Range', None)
 

@@ -293,7 +293,7 @@ def _default_headers() -> HeaderMap:
         dict.__setitem__(h, 'Date', HTTPDate(now))
         t[1] = h
         t[0] = now
-    return HeaderMap(t[1])
+    return t[1].copy()
 
 
 class Response:

@@ -94,11 +94,15 @@ class Server:
     def bound_addr(self) -> Any:
         """The address bound, with the real port when ``socket_port`` was 0."""
         if self.httpserver is not None and self.httpserver.socket is not None:
-            return self.httpserver.socket.getsockname()[:2]
+            name = self.httpserver.socket.getsockname()
+            # NOTE: a unix socket's name is its path, not (host, port).
+            return name if isinstance(name, str) else name[:2]
         return self.bind_addr
 
     def base(self) -> str:
-        """``http://host:port`` of this server."""
+        """``http://host:port`` of this server (the socket path for a unix socket)."""
+        if self.socket_file:
+            return self.socket_file
         host, port = self.bound_addr
         return 'http://%s:%s' % (host, port)
 
@@ -125,8 +129,10 @@ class Server:
         s.prepare()
         self.httpserver = s
         self._thread = threading.Thread(target=self._serve, name='HTTPServer', daemon=True)
-        self._thread.start()
+        # NOTE: before the thread starts, or a serve loop dying at once would
+        # have its ``running = False`` overwritten.
         self.running = True
+        self._thread.start()
         log('Serving on %s' % (self.base(),), 'ENGINE')
 
     def _serve(self) -> None:

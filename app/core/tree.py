@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from . import _serving
 from .application import Application
 
 __all__ = ['Tree']
@@ -54,9 +55,16 @@ class Tree:
         self._order = sorted(self.apps, key=len, reverse=True)
 
     def script_name(self, path: str | None = None) -> str | None:
-        """Return the mount point serving ``path`` (None when none does)."""
+        """Return the mount point serving ``path`` (None when none does).
+
+        Without ``path``: the mount point of the current request's path
+        (None outside a request), as in CherryPy.
+        """
         if path is None:
-            return None
+            req = _serving.current()
+            if req is None:
+                return None
+            path = req.script_name + req.path_info
         for sn in self._order:
             if path == sn or path.startswith(sn + '/') or sn == '':
                 return sn

@@ -1,6 +1,7 @@
 """HTTP helpers: case-insensitive headers, status lines, dates, Accept parsing."""
 from __future__ import annotations
 
+import datetime
 import email.utils
 import time
 from http import HTTPStatus
@@ -29,6 +30,12 @@ class HeaderMap(dict):
     """
 
     __slots__ = ()
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        # NOTE: dict's own constructor would keep the keys as given.
+        dict.__init__(self)
+        if args or kw:
+            self.update(*args, **kw)
 
     @staticmethod
     def _k(key: str) -> str:
@@ -93,7 +100,7 @@ class HeaderElement:
 
     @property
     def qvalue(self) -> float:
-        """The ``q`` parameter as a float (1.0 when absent or malformed)."""
+        """The ``q`` parameter as a float (1.0 when absent, 0.0 when malformed)."""
         try:
             return float(self.params.get('q', '1'))
         except ValueError:
@@ -161,17 +168,25 @@ def parse_http_date(value: str | None) -> float | None:
         dt = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    return dt.timestamp() if dt is not None else None
+    if dt.tzinfo is None:
+        # NOTE: asctime dates and "-0000" carry no zone; HTTP dates are GMT.
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt.timestamp()
 
 
 def qvalue_pick(header: str | None, offers: Iterable[str]) -> list[str]:
-    """Return the offers acceptable under an Accept-* header, best first."""
+    """Return the offers acceptable under an Accept-* header, best first.
+
+    ``*`` stands only for offers the header does not name (RFC 9110 12.5.3).
+    """
     elements = header_elements('accept', header)
+    listed = {e.value.lower() for e in elements}
     out = []
     for e in elements:
         if e.qvalue <= 0:
             continue
         for o in offers:
-            if (e.value == '*' or e.value.lower() == o.lower()) and o not in out:
+            if o not in out and (e.value.lower() == o.lower()
+                                 or (e.value == '*' and o.lower() not in listed)):
                 out.append(o)
     return out
