@@ -87,21 +87,21 @@ def site(tmp_path):
 
 
 @pytest.mark.parametrize('path,ctype,body', [
-    ('/static/index.html', 'text/html;charset=utf-8', b'<h1>home</h1>'),
-    ('/static/style.css', 'text/css;charset=utf-8', b'body {}'),
+    ('/static/index.html', 'text/html', b'<h1>home</h1>'),
+    ('/static/style.css', 'text/css', b'body {}'),
     ('/static/app.js', 'application/javascript', b'let x;'),
     ('/static/data.json', 'application/json', b'{}'),
     ('/static/image.png', 'image/png', b'\x89PNG\r\n\x1a\n'),
     ('/static/blob.unknownext', 'application/octet-stream', b'??'),
-    ('/static/sub/readme.txt', 'text/plain;charset=utf-8', b'readme'),
-    ('/static/with space.txt', 'text/plain;charset=utf-8', b'spaced'),
-    ('/static/with%20space.txt', 'text/plain;charset=utf-8', b'spaced'),
-    ('/static/ünï.txt', 'text/plain;charset=utf-8', b'unicode'),
-    ('/static/inner.txt', 'text/plain;charset=utf-8', b'readme'),
-    ('/site/sub/readme.txt', 'text/x-custom;charset=utf-8', b'readme'),
-    ('/style.css', 'text/css;charset=utf-8', b'body {}'),
+    ('/static/sub/readme.txt', 'text/plain', b'readme'),
+    ('/static/with space.txt', 'text/plain', b'spaced'),
+    ('/static/with%20space.txt', 'text/plain', b'spaced'),
+    ('/static/ünï.txt', 'text/plain', b'unicode'),
+    ('/static/inner.txt', 'text/plain', b'readme'),
+    ('/site/sub/readme.txt', 'text/x-custom', b'readme'),
+    ('/style.css', 'text/css', b'body {}'),
     ('/favicon.ico', 'image/x-icon', b'\x89PNG\r\n\x1a\n'),
-    ('/only-css/style.css', 'text/css;charset=utf-8', b'body {}'),
+    ('/only-css/style.css', 'text/css', b'body {}'),
 ])
 def test_staticdir_and_staticfile_serve_with_content_types(site, path, ctype, body):
     r = call(None, path)
@@ -239,7 +239,7 @@ def test_live_static_file_range_and_304(site):
     with live(cherrypy.tree) as server:
         status, headers, body = http(server, '/static/digits.txt')
         assert (status, body) == (200, CONTENT)
-        assert headers['content-type'] == 'text/plain;charset=utf-8'
+        assert headers['content-type'] == 'text/plain'
         status, headers, body = http(server, '/static/digits.txt', headers={'Range': 'bytes=-4'})
         assert (status, headers['content-range'], body) == (206, 'bytes 16-19/20', CONTENT[-4:])
         status, headers, body = http(server, '/static/digits.txt', headers={

@@ -90,6 +90,22 @@ def popargs(*args: str, **kwargs: Any) -> Callable[[Any], Any]:
     return decorated
 
 
+class _Missing:
+    """The handler of a path with none: raises a fresh 404 when called.
+
+    Tools still run first, as in CherryPy: staticdir answers such paths.
+    Being a plain object, the miss can be cached like any other route.
+    """
+
+    __slots__ = ('path',)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotFound(self.path)
+
+
 class Dispatcher:
     """CherryPy's default dispatcher over a tree of exposed objects."""
 
@@ -122,8 +138,8 @@ class Dispatcher:
         """
         handler, vpath, sources, is_index, cacheable = self.find(request.app, path)
         if handler is None:
-            return (NotFound(request.script_name + request.path_info), [], sources, False,
-                    False, ())
+            return (_Missing(request.script_name + request.path_info), [], sources, False,
+                    cacheable, ())
         return handler, vpath, sources, is_index, cacheable, ()
 
     def find(self, app: Any, path: str) -> tuple[Any, list[str], list, bool, bool]:
@@ -197,7 +213,7 @@ class Dispatcher:
                 return (candidate, fullpath[fullpath_len - segleft:-1],
                         self._sources(sections, nodes, fullpath), i == num_candidates,
                         cacheable)
-        return None, [], self._sources(sections, nodes, fullpath), False, False
+        return None, [], self._sources(sections, nodes, fullpath), False, cacheable
 
     @staticmethod
     def _sources(sections: list, nodes: list, fullpath: list[str]) -> list:
@@ -222,8 +238,8 @@ class MethodDispatcher(Dispatcher):
     def resolve(self, request: Any, path: str) -> tuple:
         resource, vpath, sources, is_index, cacheable = self.find(request.app, path)
         if resource is None:
-            return (NotFound(request.script_name + request.path_info), [], sources, False,
-                    False, ())
+            return (_Missing(request.script_name + request.path_info), [], sources, False,
+                    cacheable, ())
         avail = [m for m in dir(resource) if m.isupper()]
         if 'GET' in avail and 'HEAD' not in avail:
             avail.append('HEAD')

@@ -48,7 +48,10 @@ def encode_body(request: Any, response: Any) -> None:
     if config.get('tools.encode.on', True):
         if charset is None:
             charset = config.get('tools.encode.encoding') or 'utf-8'
-            if ct[:5] == 'text/' and config.get('tools.encode.add_charset', True):
+            # NOTE: as in CherryPy, the charset is only declared for what a page
+            # handler produced; a tool that answered (staticdir) sends its own type.
+            if ct[:5] == 'text/' and request.stage == 'before_finalize' and \
+                    config.get('tools.encode.add_charset', True):
                 dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
     elif charset is None:
         charset = 'utf-8'

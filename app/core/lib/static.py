@@ -8,6 +8,7 @@ never served.
 """
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import stat
@@ -73,7 +74,6 @@ def serve_file(path: str, content_type: str | None = None, disposition: str | No
     ``disposition`` (``'attachment'``/``'inline'``) adds Content-Disposition
     with ``name`` (default: the file's basename). 404 if there is no file.
     """
-    response = _serving.current().response
     if not os.path.isabs(path):
         raise ValueError("'%s' is not an absolute path." % (path,))
     try:
@@ -82,10 +82,26 @@ def serve_file(path: str, content_type: str | None = None, disposition: str | No
         raise NotFound() from None
     if stat.S_ISDIR(st.st_mode):
         raise NotFound()
-    response.headers['Last-Modified'] = HTTPDate(st.st_mtime)
+    return _serve_stat(path, st, content_type, disposition, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _last_modified(mtime: int) -> str:
+    return HTTPDate(mtime)
+
+
+@functools.lru_cache(maxsize=256)
+def _guess_type(ext: str) -> str:
+    return mimetypes.guess_type('x' + ext)[0] or 'application/octet-stream'
+
+
+def _serve_stat(path: str, st: os.stat_result, content_type: str | None,
+                disposition: str | None = None, name: str | None = None) -> Any:
+    response = _serving.current().response
+    response.headers['Last-Modified'] = _last_modified(int(st.st_mtime))
     _validate_since(st.st_mtime)
     if content_type is None:
-        content_type = mimetypes.guess_type(path)[0] or 'application/octet-stream'
+        content_type = _guess_type(os.path.splitext(path)[1].lower())
     response.headers['Content-Type'] = content_type
     if disposition is not None:
         if name is None:
@@ -197,11 +213,28 @@ def _safe_join(root: str, rel: str) -> str | None:
             return None
         parts.append(seg)
     candidate = os.path.join(root, *parts)
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(candidate)
-    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
-        return None
+    # PERF: realpath() lstats every component of the whole path; only the
+    # components below root can be symlinks we have not vetted, so look at
+    # those, and resolve fully only when one is a link.
+    cur = root
+    for p in parts:
+        cur = os.path.join(cur, p)
+        try:
+            mode = os.lstat(cur).st_mode
+        except (OSError, ValueError):
+            return candidate  # missing: the caller answers 404
+        if stat.S_ISLNK(mode):
+            real_root = _realpath(root)
+            real = os.path.realpath(candidate)
+            if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+                return None
+            return candidate
     return candidate
+
+
+@functools.lru_cache(maxsize=64)
+def _realpath(root: str) -> str:
+    return os.path.realpath(root)
 
 
 def staticdir(section: str, dir: str, root: str = '', match: str = '', content_types: Any = None,
@@ -233,19 +266,26 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '', content_t
     full = _safe_join(dir, branch)
     if full is None:
         raise HTTPError(403, 'Forbidden path.')
-    if os.path.isdir(full):
+    st = _stat(full)
+    if st is not None and stat.S_ISDIR(st.st_mode):
         if not index:
             return False
         full = os.path.join(full, index)
-        if not os.path.isfile(full):
-            return False
-    elif not os.path.isfile(full):
+        st = _stat(full)
+    if st is None or not stat.S_ISREG(st.st_mode):
         return False
     ctype = None
     if content_types:
         ctype = content_types.get(os.path.splitext(full)[1].lstrip('.'))
-    serve_file(full, ctype)
+    _serve_stat(full, st, ctype)
     return True
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
 
 
 def staticfile(filename: str, root: str | None = None, match: str = '',
