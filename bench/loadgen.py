@@ -80,7 +80,8 @@ def parse(output: str) -> WrkResult:
 
 def run(url: str, connections: int, duration: float, threads: int = 2,
         headers: tuple[tuple[str, str], ...] = (), wrk: str = 'wrk',
-        script: str | None = None, script_args: Sequence[str] = ()) -> WrkResult:
+        script: str | None = None, script_args: Sequence[str] = (),
+        cpu: str | None = None) -> WrkResult:
     """Load ``url`` for ``duration`` seconds with ``connections`` connections.
 
     wrk uses ``min(threads, connections)`` threads: -c1 -t1, -c50 -t2. A Lua
@@ -99,6 +100,8 @@ def run(url: str, connections: int, duration: float, threads: int = 2,
     cmd.append(url)
     if script_args:
         cmd += ['--', *script_args]
+    if cpu is not None:
+        cmd = ['taskset', '-c', cpu, *cmd]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
     except subprocess.TimeoutExpired as ex:

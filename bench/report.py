@@ -32,12 +32,17 @@ def summarize(plan: Plan, concurrency: Sequence[int],
             for target in targets:
                 runs = samples[target, ep.name, conns]
                 rps = statistics.median(r.rps for r in runs)
+                raw_runs = samples.get(('raw', ep.name, conns))
+                # NOTE: rounds interleave the targets, so round i of raw and of this
+                # target ran back to back: their ratio cancels drift in the machine.
+                paired = (statistics.median(r.rps / q.rps for r, q in zip(runs, raw_runs))
+                          if raw_runs and len(raw_runs) == len(runs) else None)
                 rows.append({
                     'target': target, 'endpoint': ep.name, 'path': ep.path,
                     'concurrency': conns, 'rps': rps,
                     'p50_ms': statistics.median(r.p50_ms for r in runs),
                     'p99_ms': statistics.median(r.p99_ms for r in runs),
-                    'ratio': rps / raw_rps if raw_rps else None,
+                    'ratio': paired if paired is not None else (rps / raw_rps if raw_rps else None),
                     'ratio_hello': rps / hello_rps if hello_rps else None,
                     'spread': (max(r.rps for r in runs) - min(r.rps for r in runs)) / rps,
                     'non_2xx': sum(r.non_2xx for r in runs),

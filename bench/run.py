@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import time
@@ -95,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='cheroot keep_alive_conn_limit: 100 as app.core serves '
                         "(cheroot's own 10 makes clients past 10 reconnect, which "
                         'swamps framework cost at -c50)')
+    p.add_argument('--pin', choices=('auto', 'off'), default='auto',
+                   help='auto: with taskset and 2+ CPUs, servers run on CPU 0 and wrk on '
+                        'CPU 1, so they do not steal each other\'s core (much less noise)')
     p.add_argument('--wrk-threads', type=int, default=2,
                    help='wrk threads, capped at the concurrency (-c1 -t1, -c50 -t2)')
     p.add_argument('--session-ids', type=_positive, default=1,
@@ -159,6 +163,7 @@ def measure(args: argparse.Namespace, running: dict[str, servers.Server], plan: 
         extra, script, script_args = cookies.wrk_options(primed.get((target, ep.name), []),
                                                          threads)
         return loadgen.run(running[target].url(ep.path), conns, seconds, threads=threads,
+                           cpu=cpus[1],
                            headers=ep.headers + extra, script=script,
                            script_args=script_args)
 
@@ -192,9 +197,21 @@ def _start_memcached(args: argparse.Namespace) -> memcached_proc.Memcached | Non
     return mc
 
 
+#: (server CPUs, wrk CPUs) for taskset, or (None, None) when not pinning.
+cpus: tuple[str | None, str | None] = (None, None)
+
+
+def _pick_cpus(mode: str) -> tuple[str | None, str | None]:
+    if mode == 'off' or not shutil.which('taskset') or (os.cpu_count() or 1) < 2:
+        return None, None
+    return '0', '1'
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the targets, verify their answers, load them, print the table."""
+    global cpus
     args = parse_args(argv)
+    cpus = _pick_cpus(args.pin)
     # A SIGTERM must still run the finally below, which stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     python = servers.ensure_venv()
@@ -205,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         mc = _start_memcached(args)
         plan = make_plan(args, memcached=mc is not None)
         for target in args.targets:
-            running[target] = servers.start(python, target, _server_args(args, mc))
+            running[target] = servers.start(python, target, _server_args(args, mc), cpu=cpus[0])
             print(f'{target}: port {running[target].port}, {running[target].banner}',
                   file=sys.stderr)
         primed = verify(args, running, plan)
@@ -228,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f'\ncheroot numthreads={args.threads} request_queue_size={args.queue} '
           f'timeout={args.timeout:g} keep_alive_conn_limit={args.keepalive_limit}; '
           f'wrk {args.duration}s x {args.rounds} rounds; medians; '
-          f'spread = (max-min)/median req/s; sessions: {args.session_ids} id(s) per target')
+          f'spread = (max-min)/median req/s; sessions: {args.session_ids} id(s) per target; '
+          f'x raw = median of per-round ratios; pinned: server CPU {cpus[0]}, wrk CPU {cpus[1]}')
     print(report.table(rows))
     if args.json:
         meta = {'args': {k: v for k, v in vars(args).items() if k != 'json'},

@@ -89,12 +89,15 @@ class Server:
             return ''.join(f.readlines()[-lines:])
 
 
-def start(python: str, target: str, server_args: Sequence[str], wait: float = 30) -> Server:
-    """Start ``serve.py --target target`` and wait until it listens."""
+def start(python: str, target: str, server_args: Sequence[str], wait: float = 30,
+          cpu: str | None = None) -> Server:
+    """Start ``serve.py --target target`` (pinned to ``cpu`` if given); wait until it listens."""
     log = tempfile.NamedTemporaryFile('w+', prefix=f'bench-{target}-', suffix='.log')
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONDONTWRITEBYTECODE='1')
     env.pop('MEMCACHED_SERVERS', None)  # app.core would prefer it to --memcached
     cmd = [python, os.path.join(HERE, 'serve.py'), '--target', target, *server_args]
+    if cpu is not None:
+        cmd = ['taskset', '-c', cpu, *cmd]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                             stdin=subprocess.DEVNULL, cwd=ROOT)
     server = Server(target, proc, log)

@@ -291,11 +291,14 @@ _DEFAULT_DISPATCHER = Dispatcher()
 
 def _run(request: Request, point: str) -> None:
     """Run a hook point's callbacks; after a failure, only failsafe ones."""
-    plan = request.plan
-    if plan is None:
+    hooks = request.plan.hooks[point]
+    if len(hooks) == 1:
+        # PERF: the common case; an exception propagates as it would below.
+        fn, kw, _failsafe = hooks[0]
+        fn(**kw)
         return
     exc = None
-    for fn, kw, failsafe in plan.hooks[point]:
+    for fn, kw, failsafe in hooks:
         if exc is None or failsafe:
             try:
                 fn(**kw)

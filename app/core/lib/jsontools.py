@@ -95,4 +95,4 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
         request._json_inner_handler = lambda *a, **k: value
         response.body = handler(*request.args, **request.params)
     if content_type is not None:
-        response.headers['Content-Type'] = content_type
+        dict.__setitem__(response.headers, 'Content-Type', content_type)
