@@ -102,6 +102,16 @@ def test_error_page_template_file_and_callable(tmp_path):
     cherrypy.tree.mount(Root(), '', {'/': {'error_page.500': on_500}})
     r = call(None, '/crash')
     assert r.status == 500 and r.text == 'custom 500 Internal Server Error'
+    assert r.headers['Content-Type'] == 'text/html;charset=utf-8'
+
+    def json_500(status, message, traceback, version):
+        # As CherryPy, a callable page may set its own Content-Type.
+        cherrypy.response.headers['Content-Type'] = 'application/json'
+        return '{"status": "%s"}' % status
+    cherrypy.tree.apps.clear()
+    cherrypy.tree.mount(Root(), '', {'/': {'error_page.500': json_500}})
+    r = call(None, '/crash')
+    assert r.status == 500 and r.headers['Content-Type'] == 'application/json'
 
 
 def test_broken_error_page_still_answers():

@@ -96,6 +96,17 @@ def test_a_path_no_application_serves_is_404():
     assert call(None, '/only/hello').status == 200
 
 
+
+def test_a_mount_points_own_url_redirects_to_its_slash():
+    # As CherryPy: /mnt is the index URL of the app at /mnt, so 301 to /mnt/.
+    cherrypy.tree.mount(Hello(), '/mnt')
+    r = call(None, '/mnt?x=1')
+    assert r.status == 301 and r.headers['Location'].endswith('/mnt/?x=1')
+    assert call(None, '/mnt/').text == 'index of /mnt'
+    app = cherrypy.tree.apps['/mnt']
+    r = call(app, '/mnt', script_name='')  # the app called directly, not via the tree
+    assert r.status == 301 and r.headers['Location'].endswith('/mnt/')
+
 # == HTTPRedirect ==================================================================
 
 class Redirects:

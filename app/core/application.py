@@ -245,7 +245,7 @@ class Application:
                 path = request.path_info
                 if path.startswith(self.script_name):
                     request.script_name = self.script_name
-                    request.path_info = path[len(self.script_name):] or '/'
+                    request.path_info = path[len(self.script_name):]
             path = request.path_info
             if not path.isascii():
                 request.path_info = _recode(path)

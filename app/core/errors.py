@@ -165,9 +165,10 @@ class HTTPError(CherryPyException):
             tb = format_exc()
         response.headers.pop('Content-Length', None)
         response.headers.pop('Content-Encoding', None)
+        # NOTE: before the page is rendered: a callable error_page may set its own.
+        response.headers['Content-Type'] = 'text/html;charset=utf-8'
         content = get_error_page(self.code, self.reason, self.message, tb, req)
         response.body = content
-        response.headers['Content-Type'] = 'text/html;charset=utf-8'
         response.headers['Content-Length'] = str(len(content))
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:

@@ -100,7 +100,8 @@ class Request:
         self.app = app
         self.method = environ.get('REQUEST_METHOD', 'GET')
         self.script_name = environ.get('SCRIPT_NAME', '')
-        self.path_info = environ.get('PATH_INFO') or '/'
+        # NOTE: '' at a mount point's own URL (/blog), so trailing_slash redirects it.
+        self.path_info = environ.get('PATH_INFO') or ('' if self.script_name else '/')
         self.query_string = environ.get('QUERY_STRING', '')
         sp = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
         self.server_protocol = sp

@@ -77,7 +77,7 @@ def basic_auth(realm: str, checkpassword: Callable[[str, str, str], bool], debug
             except (ValueError, binascii.Error) as ex:
                 if debug:
                     log('malformed Basic credentials: %r' % (ex,), 'TOOLS.AUTH_BASIC')
-                raise HTTPError(400, 'Bad Request: malformed Basic credentials.') from None
+                raise HTTPError(400, 'Bad Request') from None
             if checkpassword(realm, username, password):
                 if debug:
                     log('authenticated %r' % (username,), 'TOOLS.AUTH_BASIC')

@@ -150,7 +150,7 @@ def serve_fileobj(fileobj: Any, content_type: str | None = None, disposition: st
         if r is None:
             fileobj.close()
             response.headers['Content-Range'] = 'bytes */%s' % content_length
-            raise HTTPError(416, 'Requested Range Not Satisfiable')
+            raise HTTPError(416, 'Invalid Range (first-byte-pos greater than Content-Length)')
         if r != (0, content_length):
             start, stop = r
             length = stop - start
@@ -265,13 +265,17 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '', content_t
         raise HTTPError(400, 'Invalid path encoding.') from None
     full = _safe_join(dir, branch)
     if full is None:
-        raise HTTPError(403, 'Forbidden path.')
+        raise HTTPError(403)
     st = _stat(full)
     if st is not None and stat.S_ISDIR(st.st_mode):
         if not index:
             return False
         full = os.path.join(full, index)
         st = _stat(full)
+        if st is not None and stat.S_ISREG(st.st_mode):
+            # As CherryPy: the section's own URL is an index, so trailing_slash
+            # redirects /static to /static/ (relative links in the index work).
+            request.is_index = not branch or branch.endswith('/')
     if st is None or not stat.S_ISREG(st.st_mode):
         return False
     ctype = None
