@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
+
+from servers import terminate
 
 BINARY = '/usr/bin/memcached'
 
@@ -82,12 +83,6 @@ def start(memory_mb: int = 64, wait: float = 10) -> Memcached:
 
 def stop(mc: Memcached, wait: float = 5) -> None:
     """SIGTERM memcached by its PID; SIGKILL it if it lingers."""
-    if mc.proc.poll() is None:
-        mc.proc.send_signal(signal.SIGTERM)
-        try:
-            mc.proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            mc.proc.kill()
-            mc.proc.wait()
+    terminate(mc.proc, wait)
     if mc.proc.stderr:
         mc.proc.stderr.close()

@@ -116,16 +116,21 @@ def start(python: str, target: str, server_args: Sequence[str], wait: float = 30
     raise ServerError(f'{target} server did not listen within {wait:.0f}s:\n{server.log_tail()}')
 
 
-def stop(server: Server, wait: float = 15) -> int:
-    """SIGTERM the server by its PID, SIGKILL it if it lingers; return its exit code."""
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
+def terminate(proc: subprocess.Popen, wait: float) -> int:
+    """SIGTERM ``proc`` by its PID, SIGKILL it if it lingers; return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
         try:
-            server.proc.wait(wait)
+            proc.wait(wait)
         except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
-    server.returncode = server.proc.returncode
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def stop(server: Server, wait: float = 15) -> int:
+    """Stop the server by its PID (see ``terminate``); return its exit code."""
+    server.returncode = terminate(server.proc, wait)
     server.log.close()
     return server.returncode
 

@@ -23,23 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # --- helpers ------------------------------------------------------------------
 
+def _replay():
+    """The Dockerfile reader CI uses (.ci/dockerfile_replay.py), loaded as a module."""
+    spec = importlib.util.spec_from_file_location("replay", ROOT / ".ci" / "dockerfile_replay.py")
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    return replay
+
+
 def _dockerfile() -> list[tuple[str, str]]:
-    """The Dockerfile as (INSTRUCTION, arguments), continuations joined."""
-    steps: list[tuple[str, str]] = []
-    buf = ""
-    for raw in (ROOT / "Dockerfile").read_text().splitlines():
-        line = raw.rstrip()
-        if line.lstrip().startswith("#"):
-            continue
-        if line.endswith("\\"):
-            buf += line[:-1] + " "
-            continue
-        buf += line
-        if buf.strip():
-            word, _, rest = buf.strip().partition(" ")
-            steps.append((word.upper(), rest.strip()))
-        buf = ""
-    return steps
+    """The Dockerfile's instructions as ``(WORD, rest)``, continuations joined."""
+    return _replay()._instructions((ROOT / "Dockerfile").read_text())
 
 
 def _index(steps: list[tuple[str, str]], pred) -> int:
@@ -205,9 +199,7 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_replay_understands_every_instruction(tmp_path):
     """.ci/dockerfile-steps.sh checks the image without Docker; it must be
     able to translate the Dockerfile as it stands."""
-    spec = importlib.util.spec_from_file_location("replay", ROOT / ".ci" / "dockerfile_replay.py")
-    replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replay)
+    replay = _replay()
     replay.translate(ROOT / "Dockerfile", tmp_path / "rootfs", tmp_path)
     assert (tmp_path / "cmd").read_text().split() == ["python", "-m", "app", "--config",
                                                       "conf/prod.conf"]

@@ -79,10 +79,6 @@ class Application:
             d = self.find_config(path, 'request.dispatch')
             if d is not None:
                 return d
-        return self._global_dispatch
-
-    @property
-    def _global_dispatch(self) -> Any:
         gc = self.global_config
         d = gc.get('request.dispatch') if gc is not None else None
         return d if d is not None else _DEFAULT_DISPATCHER

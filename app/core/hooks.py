@@ -215,7 +215,7 @@ class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
     __slots__ = ('config', 'hooks', 'request_attrs', 'response_attrs',
-                 'response_headers', 'error_page', 'sources', 'has_hooks')
+                 'response_headers', 'error_page', 'sources', 'encode')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -227,7 +227,10 @@ class Plan:
         self.response_headers = response_headers
         self.error_page = error_page
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
-        self.has_hooks = {p: bool(h) for p, h in hooks.items()}
+        #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
+        self.encode = (bool(config.get('tools.encode.on', True)),
+                       config.get('tools.encode.encoding') or 'utf-8',
+                       bool(config.get('tools.encode.add_charset', True)))
 
 
 def _as_list(value: Any) -> Iterable[Any]:

@@ -43,15 +43,14 @@ def encode_body(request: Any, response: Any) -> None:
     """
     headers = response.headers
     ct = dict.get(headers, 'Content-Type') or ''
-    config = request.config
+    encode_on, default_charset, add_charset = request.plan.encode
     charset = _charset_of(ct)
-    if config.get('tools.encode.on', True):
+    if encode_on:
         if charset is None:
-            charset = config.get('tools.encode.encoding') or 'utf-8'
+            charset = default_charset
             # NOTE: as in CherryPy, the charset is only declared for what a page
             # handler produced; a tool that answered (staticdir) sends its own type.
-            if ct[:5] == 'text/' and request.stage == 'before_finalize' and \
-                    config.get('tools.encode.add_charset', True):
+            if ct[:5] == 'text/' and request.stage == 'before_finalize' and add_charset:
                 dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
     elif charset is None:
         charset = 'utf-8'
