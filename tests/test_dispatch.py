@@ -167,6 +167,33 @@ def test_missing_trailing_slash_on_index_redirects_301_keeping_query():
     assert r.headers['Location'] == 'http://127.0.0.1/sub/?a=1&b=2'
 
 
+def test_trailing_slash_decision_is_cached_per_route():
+    # The check is folded into the cached route: repeats must still agree.
+    mount()
+    for _ in range(3):
+        r = call(None, '/sub', query='q=1')
+        assert r.status == 301 and r.headers['Location'].endswith('/sub/?q=1')
+        assert call(None, '/sub/').text == 'sub index'
+        assert call(None, '/feed_me/').text == 'feed-me'
+    cherrypy.config.update({'tools.trailing_slash.extra': True})  # a config change re-decides
+    r = call(None, '/feed_me/')
+    assert r.status == 301 and r.headers['Location'].endswith('/feed_me')
+    assert call(None, '/sub/').text == 'sub index'
+
+
+def test_trailing_slash_sees_a_tool_that_runs_before_it():
+    def mark_index():
+        cherrypy.request.is_index = True
+    cherrypy.tools.mark_index = cherrypy.Tool('before_handler', mark_index, priority=10)
+    try:
+        mount({'/feed_me': {'tools.mark_index.on': True}})
+        for _ in range(2):
+            r = call(None, '/feed_me')
+            assert r.status == 301 and r.headers['Location'].endswith('/feed_me/')
+    finally:
+        del cherrypy.tools.mark_index
+
+
 def test_extra_trailing_slash_is_tolerated():
     mount()
     assert call(None, '/item/1/').text == 'item a=1 b=None c=None'

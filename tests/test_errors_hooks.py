@@ -255,7 +255,26 @@ def test_proxies_fail_clearly_outside_a_request():
         cherrypy.request.method
     with pytest.raises(_serving.OutsideRequestError):
         cherrypy.response.headers
+    with pytest.raises(_serving.OutsideRequestError):
+        cherrypy.request.params
+    with pytest.raises(_serving.OutsideRequestError):
+        cherrypy.response.status = 404
     assert not cherrypy.request
+
+
+def test_proxies_reach_the_current_request_and_response():
+    class R:
+        @cherrypy.expose
+        def index(self, **kw):
+            cherrypy.response.status = 202
+            cherrypy.response.headers['X-Count'] = 3  # not a str: sent as '3'
+            cherrypy.request.custom = 'set through the proxy'
+            return '%s %s %s %s' % (cherrypy.request.method, sorted(cherrypy.request.params),
+                                    cherrypy.request.custom, cherrypy.response.headers['X-Count'])
+    cherrypy.tree.mount(R(), '')
+    r = call(None, '/', query='a=1&b=2')
+    assert r.status == 202 and r.text == "GET ['a', 'b'] set through the proxy 3"
+    assert r.headers['X-Count'] == '3'
 
 
 def test_session_proxy_without_sessions_is_a_clear_error():

@@ -73,6 +73,13 @@ class Api:
 
     @cherrypy.expose
     @cherrypy.tools.json_out()
+    def cyclic(self):
+        loop = {'name': 'loop'}
+        loop['self'] = [loop]
+        return loop
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
     def fails(self):
         raise cherrypy.HTTPError(409, 'Conflict here')
 
@@ -221,6 +228,13 @@ def test_json_out_leaves_error_pages_alone(api):
 def test_json_out_unencodable_value_is_a_clear_500(api):
     r = call(None, '/unencodable')
     assert r.status == 500 and b'JSON cannot encode' in r.body
+
+
+def test_json_out_cyclic_value_is_a_clear_500(api):
+    r = call(None, '/cyclic')
+    assert r.status == 500 and b'JSON cannot encode' in r.body
+    assert call(None, '/cyclic').status == 500  # and the shared encoder still works:
+    assert call(None, '/obj').status == 200
 
 
 def test_json_roundtrip_with_gzip(api):

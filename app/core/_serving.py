@@ -47,7 +47,9 @@ class RequestProxy:
         object.__setattr__(self, '_attr', attr)
 
     def _target(self) -> Any:
-        req = _serving_request()
+        req = _current.get()
+        if req is None:
+            req = _serving_request()  # raises
         attr = self._attr
         if attr is None:
             return req
@@ -59,6 +61,14 @@ class RequestProxy:
         return obj
 
     def __getattr__(self, name: str) -> Any:
+        # PERF: handlers read ``response.headers`` and friends on every request.
+        req = _current.get()
+        if req is not None:
+            attr = self._attr
+            if attr is None:
+                return getattr(req, name)
+            if attr == 'response':
+                return getattr(req.response, name)
         return getattr(self._target(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -94,6 +104,33 @@ class RequestProxy:
         if req is None:
             return '<%s proxy outside a request>' % (self._attr or 'request')
         return repr(self._target())
+
+
+def _getter(attr: str | None, name: str) -> property:
+    get = _current.get
+    if attr is None:
+        def fget(self: Any) -> Any:
+            return getattr(get(), name)
+    else:
+        def fget(self: Any) -> Any:
+            return getattr(getattr(get(), attr), name)
+    fget.__name__ = name
+    return property(fget)
+
+
+def fast_attributes(proxy: RequestProxy, cls: type) -> None:
+    """Give ``proxy`` a property per public attribute of ``cls``.
+
+    PERF: ``__getattr__`` runs only after a failed normal lookup, which costs
+    about 0.6 µs; handlers read ``response.headers`` on every request. Outside
+    a request the property fails with AttributeError, and ``__getattr__``
+    then raises the clear error.
+    """
+    names = {n for n in dir(cls) if not n.startswith('_')}
+    names.update(n for n in getattr(cls, '__slots__', ()) if not n.startswith('_'))
+    props = {n: _getter(proxy._attr, n) for n in names if not hasattr(RequestProxy, n)}
+    props['__slots__'] = ()
+    object.__setattr__(proxy, '__class__', type('RequestProxy', (RequestProxy,), props))
 
 
 request = RequestProxy()

@@ -15,6 +15,7 @@ from .config import check_keys, merge
 from .dispatch import Dispatcher, test_callable_spec
 from .errors import HTTPError, HTTPRedirect, InternalRedirect
 from .hooks import Plan, build_plan
+from .lib.cptools import trailing_slash as _trailing_slash
 from .lib.encoding import finalize
 from .logs import log
 from .request_response import Request
@@ -75,13 +76,8 @@ class Application:
 
     # -- routing -----------------------------------------------------------
     def _dispatcher(self, path: str) -> Any:
-        if self._dispatch_sections:
-            d = self.find_config(path, 'request.dispatch')
-            if d is not None:
-                return d
-        gc = self.global_config
-        d = gc.get('request.dispatch') if gc is not None else None
-        return d if d is not None else _DEFAULT_DISPATCHER
+        d = self.find_config(path, 'request.dispatch')
+        return d if d is not None else self._global_dispatch
 
     def route(self, request: Request, path: str, dispatcher: Any = None) -> None:
         """Find the handler and the route's plan; set them on ``request``.
@@ -93,12 +89,11 @@ class Application:
         ``_cp_dispatch`` are never cached, nor are misses.
         """
         gc = self.global_config
-        gen = gc.generation if gc is not None else 0
-        if gen != self._generation:
+        if gc is not None and gc.generation != self._generation:
             self.clear_routes()
-            self._generation = gen
+            self._generation = gc.generation
         if dispatcher is None:
-            dispatcher = self._dispatcher(path)
+            dispatcher = self._dispatcher(path) if self._dispatch_sections else self._global_dispatch
         key = (path, request.method) if dispatcher.vary_method else path
         entry = self._routes.get(key)
         if entry is None or entry[0] is not dispatcher:
@@ -107,17 +102,16 @@ class Application:
             plan = self._plans.get(pkey)
             if plan is None:
                 plan = self._build_plan(pkey, sources)
-            entry = (dispatcher, handler, tuple(vpath), is_index, plan, headers)
+            entry = (dispatcher, handler, tuple(vpath), is_index, plan, headers,
+                     _fold_trailing_slash(plan, is_index, path))
             if cacheable:
                 routes = self._routes
                 if len(routes) >= _ROUTE_CACHE_SIZE:
                     routes.clear()
                 routes[key] = entry
-        _d, handler, vpath, is_index, plan, headers = entry
-        request.handler = handler
-        request.args = vpath
-        request.is_index = is_index
-        request.plan = plan
+        _d, request.handler, request.args, request.is_index, plan, headers, folded = entry
+        # NOTE: the folded plan assumed the trailing-slash check sees ``path``.
+        request.plan = plan = folded if path is request.path_info else plan
         request.config = plan.config
         if headers:
             rh = request.response.headers
@@ -128,6 +122,9 @@ class Application:
         """Forget cached routes and plans (after changing the handler tree)."""
         self._routes = {}
         self._plans = {}
+        gc = self.global_config
+        d = gc.get('request.dispatch') if gc is not None else None
+        self._global_dispatch = d if d is not None else _DEFAULT_DISPATCHER
 
     def _build_plan(self, key: tuple, sources: list) -> Plan:
         conf: dict[str, Any] = dict(self.global_config or {})
@@ -197,7 +194,9 @@ class Application:
             _run(request, 'before_handler')
         handler = request.handler
         if handler is not None:
-            params = request.params
+            params = request._params
+            if params is None:
+                params = request.params
             request.stage = 'handler'
             try:
                 response.body = handler(*request.args, **params)
@@ -264,7 +263,8 @@ class Application:
                     close()  # NOTE: a file body would stay open until collected
                 body = ()
             if not request.plan.hooks['on_end_request']:
-                log.access(request, response, _length(response))
+                if _access.isEnabledFor(logging.INFO) and _access.hasHandlers():
+                    log.access(request, response, _length(response))
                 return body if body.__class__ is list else _Closing(body, request)
             return _Closing(body, request)
         finally:
@@ -283,6 +283,31 @@ class Application:
 
 
 _DEFAULT_DISPATCHER = Dispatcher()
+_access = log.access_log
+
+
+def _fold_trailing_slash(plan: Plan, is_index: Any, path: str) -> Plan:
+    """``plan`` without the trailing-slash hook when it can't act on ``path``.
+
+    PERF: the check depends only on the route (``is_index``, the path and
+    the tool's arguments), so it is decided once here, not per request.
+    Only when it runs first in ``before_handler``: an earlier tool there
+    may change ``is_index`` (staticdir does, at its section's own URL). A
+    hook at an earlier point that rewrites ``path_info`` or ``is_index``
+    would not be seen; none of the built-in tools does.
+    """
+    before = plan.hooks['before_handler']
+    if before:
+        fn, kw, _failsafe = before[0]
+        if fn is _trailing_slash:
+            if is_index is True:
+                acts = kw.get('missing', True) and not path.endswith('/')
+            elif is_index is False:
+                acts = kw.get('extra', False) and path.endswith('/') and path != '/'
+            else:
+                acts = False
+            return plan if acts else plan.without(fn)
+    return plan
 
 
 def _run(request: Request, point: str) -> None:

@@ -215,7 +215,7 @@ class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
     __slots__ = ('config', 'hooks', 'request_attrs', 'response_attrs',
-                 'response_headers', 'error_page', 'sources', 'encode')
+                 'response_headers', 'error_page', 'sources', 'encode', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -231,6 +231,22 @@ class Plan:
         self.encode = (bool(config.get('tools.encode.on', True)),
                        config.get('tools.encode.encoding') or 'utf-8',
                        bool(config.get('tools.encode.add_charset', True)))
+        self._without: dict[Any, Plan] = {}
+
+    def without(self, fn: Callable[..., Any]) -> 'Plan':
+        """This plan minus the ``before_handler`` hook ``fn`` (memoized).
+
+        Routes whose trailing-slash check is known to pass use it, so that
+        check costs nothing per request.
+        """
+        plan = self._without.get(fn)
+        if plan is None:
+            hooks = dict(self.hooks)
+            hooks['before_handler'] = tuple(h for h in hooks['before_handler'] if h[0] is not fn)
+            plan = Plan(self.config, hooks, self.request_attrs, self.response_attrs,
+                        self.response_headers, self.error_page, self.sources)
+            self._without[fn] = plan
+        return plan
 
 
 def _as_list(value: Any) -> Iterable[Any]:

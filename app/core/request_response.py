@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import http.cookies
 import time
+from time import time as _time
 import urllib.parse
 from typing import Any
 
+from . import _serving
 from .errors import HTTPError
 from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
@@ -309,7 +311,10 @@ class Response:
 
     def __init__(self) -> None:
         self.status = 200
-        self.headers = _default_headers()
+        t = _template
+        if t[0] != int(_time()):
+            _default_headers()
+        self.headers = t[1].copy()
         self.body = None
         self.stream = False
         self.time = None
@@ -346,3 +351,7 @@ class Response:
 
     def __repr__(self) -> str:
         return '<Response %s>' % (self.status,)
+
+
+_serving.fast_attributes(_serving.request, Request)
+_serving.fast_attributes(_serving.response, Response)

@@ -90,24 +90,53 @@ def finalize(request: Any, response: Any) -> None:
         except ValueError as ex:
             raise HTTPError(500, ex.args[0]) from None
         response.status = status = '%d %s' % (code, reason)
-    encode_body(request, response)
     headers = response.headers
-    if response.stream:
+    body = response.body
+    cls = body.__class__
+    if (cls is str or cls is bytes) and code == 200 and not response.stream:
+        # PERF: the common case (a page handler returned text) inline;
+        # encode_body does the same for every kind of body.
+        ct = dict.get(headers, 'Content-Type') or ''
+        encode_on, charset, add_charset = request.plan.encode
+        i = ct.find('charset=')
+        if i >= 0:
+            charset = ct[i + 8:].split(';', 1)[0].strip().strip('"') or charset
+        elif not encode_on:
+            charset = 'utf-8'
+        elif ct[:5] == 'text/' and add_charset and request.stage == 'before_finalize':
+            dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
+        if cls is str:
+            try:
+                body = body.encode(charset)
+            except (UnicodeEncodeError, LookupError):
+                raise HTTPError(500, 'The response could not be encoded as %r.'
+                                % (charset,)) from None
+        response.body = [body]
         if dict.get(headers, 'Content-Length') is None:
+            dict.__setitem__(headers, 'Content-Length', str(len(body)))
+    else:
+        encode_body(request, response)
+        if response.stream:
+            if dict.get(headers, 'Content-Length') is None:
+                dict.pop(headers, 'Content-Length', None)
+        elif code < 200 or code in _NO_BODY:
             dict.pop(headers, 'Content-Length', None)
-    elif code < 200 or code in _NO_BODY:
-        dict.pop(headers, 'Content-Length', None)
-        response.body = []
-    elif dict.get(headers, 'Content-Length') is None:
-        body = response.body
-        if body.__class__ is not list:
-            body = response.body = [b''.join(body)]
-        n = 0
-        for chunk in body:
-            n += len(chunk)
-        dict.__setitem__(headers, 'Content-Length', str(n))
+            response.body = []
+        elif dict.get(headers, 'Content-Length') is None:
+            body = response.body
+            if body.__class__ is not list:
+                body = response.body = [b''.join(body)]
+            n = 0
+            for chunk in body:
+                n += len(chunk)
+            dict.__setitem__(headers, 'Content-Length', str(n))
     response.output_status = status
-    h = response.header_list = headers.output()
+    h = list(dict.items(headers))
+    for value in dict.values(headers):
+        if value.__class__ is not str:
+            h = [(k, v if v.__class__ is str else str(v)) for k, v in h]
+            break
+    response.header_list = h
     cookie = response._cookie
     if cookie:
         for line in cookie.output().split('\r\n'):

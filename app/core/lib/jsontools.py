@@ -19,11 +19,20 @@ class _Encoder(json.JSONEncoder):
 
 
 _encoder = _Encoder()
+# PERF: JSONEncoder.encode builds a C encoder on every call; this one is
+# built once. It keeps no state between calls (no circular-reference
+# markers: a cycle ends in RecursionError), so threads may share it.
+_c_encode = (json.encoder.c_make_encoder(None, _encoder.default,
+                                         json.encoder.encode_basestring_ascii, None,
+                                         ': ', ', ', False, False, True)
+             if json.encoder.c_make_encoder is not None else None)
 
 
 def json_encode(value: Any) -> bytes:
     """Encode ``value`` as UTF-8 JSON bytes (generators and sets become lists)."""
-    return _encoder.encode(value).encode('utf-8')
+    if _c_encode is None or value.__class__ is str:
+        return _encoder.encode(value).encode('utf-8')
+    return ''.join(_c_encode(value, 0)).encode('utf-8')
 
 
 def json_processor(entity: Any) -> None:
@@ -88,7 +97,7 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
     if handler is json_handler:
         try:
             response.body = json_encode(value)
-        except (TypeError, ValueError) as ex:
+        except (TypeError, ValueError, RecursionError) as ex:
             raise HTTPError(500, 'The handler returned a value JSON cannot encode: %s'
                             % (ex,)) from None
     else:
