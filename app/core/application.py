@@ -132,7 +132,8 @@ class Application:
             conf.update(d)
             if 'tools.staticdir.dir' in d:
                 conf['tools.staticdir.section'] = section
-        plan = build_plan(conf, self.toolboxes, tuple(d for _s, d in sources))
+        plan = build_plan(conf, self.toolboxes, tuple(d for _s, d in sources),
+                          defaults=Request)
         with self._plan_lock:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans = {}
@@ -153,8 +154,7 @@ class Application:
                     _run(request, 'before_finalize')
                     finalize(request, response)
             finally:
-                plan = request.plan
-                if plan is not None and plan.hooks['on_end_resource']:
+                if request.plan.hooks['on_end_resource']:
                     _run(request, 'on_end_resource')
         except InternalRedirect:
             raise
@@ -164,22 +164,23 @@ class Application:
             self.handle_error(request, response, ex)
 
     def _respond(self, request: Request, response: Any) -> None:
-        if request.protocol >= (1, 1) and 'HTTP_HOST' not in request.environ:
+        if 'HTTP_HOST' not in request.environ and request.protocol >= (1, 1):
             raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
         self.route(request, request.path_info)
         plan = request.plan
-        for attr, value in plan.request_attrs:
-            setattr(request, attr, value)
-        for attr, value in plan.response_attrs:
-            setattr(response, attr, value)
-        for name, value in plan.response_headers:
-            response.headers[name] = value
-        if plan.error_page:
-            request.error_page = plan.error_page
+        if plan.settings:
+            for attr, value in plan.request_attrs:
+                setattr(request, attr, value)
+            for attr, value in plan.response_attrs:
+                setattr(response, attr, value)
+            for name, value in plan.response_headers:
+                response.headers[name] = value
+            if plan.error_page:
+                request.error_page = plan.error_page
         hooks = plan.hooks
         if hooks['on_start_resource']:
             _run(request, 'on_start_resource')
-        if request.process_request_body and request.method in request.methods_with_bodies:
+        if request.method in request.methods_with_bodies and request.process_request_body:
             body = request.body
             body.check_size(self.global_config.get('server.max_request_body_size')
                             if self.global_config is not None else None)

@@ -215,7 +215,8 @@ class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
     __slots__ = ('config', 'hooks', 'request_attrs', 'response_attrs',
-                 'response_headers', 'error_page', 'sources', 'encode', '_without')
+                 'response_headers', 'error_page', 'sources', 'encode', 'settings',
+                 '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -226,6 +227,8 @@ class Plan:
         self.response_attrs = response_attrs
         self.response_headers = response_headers
         self.error_page = error_page
+        #: Whether the route sets any request/response attribute or header.
+        self.settings = bool(request_attrs or response_attrs or response_headers or error_page)
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
         #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
         self.encode = (bool(config.get('tools.encode.on', True)),
@@ -249,6 +252,9 @@ class Plan:
         return plan
 
 
+_NOTHING = object()
+
+
 def _as_list(value: Any) -> Iterable[Any]:
     if value is None:
         return ()
@@ -256,8 +262,13 @@ def _as_list(value: Any) -> Iterable[Any]:
 
 
 def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
-               sources: tuple = ()) -> Plan:
-    """Turn a route's merged config into a Plan (done once per route)."""
+               sources: tuple = (), defaults: Any = None) -> Plan:
+    """Turn a route's merged config into a Plan (done once per route).
+
+    ``request.<attr>`` settings whose value is already the class default of
+    ``defaults`` (the Request class) are left out: setting them per request
+    would change nothing.
+    """
     from .config import check_keys
     hooks: dict[str, list] = {p: [] for p in HOOK_POINTS}
     order = 0
@@ -273,7 +284,8 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
             if arg:
                 tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
         elif ns == 'request':
-            request_attrs.append((rest, value))
+            if defaults is None or getattr(defaults, rest, _NOTHING) is not value:
+                request_attrs.append((rest, value))
         elif ns == 'response':
             if rest.startswith('headers.'):
                 response_headers.append((rest[8:], value))

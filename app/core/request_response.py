@@ -76,8 +76,7 @@ class Request:
 
     __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name',
                  'query_string', 'protocol', 'server_protocol', 'scheme', 'config',
-                 'handler', 'response', 'is_index', 'args', 'plan', 'stage',
-                 '_headers', '_cookie', '_params', '_body', '_remote', '_local', '_base',
+                 'handler', 'response', 'is_index', 'args', 'plan', 'stage', '_params',
                  '__dict__')
 
     # PERF: defaults that few requests change live on the class; setting one
@@ -96,6 +95,13 @@ class Request:
     error_response: Any = None
     handled_error: BaseException | None = None
     request_line: str | None = None
+    # Parsed on first use (stored on the instance then).
+    _headers: HeaderMap | None = None
+    _cookie: http.cookies.SimpleCookie | None = None
+    _body: RequestBody | None = None
+    _remote: Host | None = None
+    _local: Host | None = None
+    _base: str | None = None
 
     def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
         self.environ = environ
@@ -116,13 +122,7 @@ class Request:
         self.args = ()
         self.plan = EMPTY_PLAN
         self.stage = None
-        self._headers = None
-        self._cookie = None
         self._params = None
-        self._body = None
-        self._remote = None
-        self._local = None
-        self._base = None
 
     @property
     def virtual_path(self) -> tuple:
@@ -306,8 +306,12 @@ class Response:
     finalized (str, bytes, a list of them, or an iterable/generator).
     """
 
-    __slots__ = ('status', 'headers', 'body', 'stream', 'time', 'timeout',
-                 'header_list', 'output_status', '_cookie', '__dict__')
+    __slots__ = ('status', 'headers', 'body', 'header_list', 'output_status', '__dict__')
+
+    stream = False
+    time: float | None = None
+    timeout = 300
+    _cookie: http.cookies.SimpleCookie | None = None
 
     def __init__(self) -> None:
         self.status = 200
@@ -316,12 +320,8 @@ class Response:
             _default_headers()
         self.headers = t[1].copy()
         self.body = None
-        self.stream = False
-        self.time = None
-        self.timeout = 300
         self.header_list = None
         self.output_status = None
-        self._cookie = None
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:

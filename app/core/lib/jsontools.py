@@ -96,7 +96,10 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
     value = response.body
     if handler is json_handler:
         try:
-            response.body = json_encode(value)
+            if _c_encode is not None and value.__class__ is dict:
+                response.body = ''.join(_c_encode(value, 0)).encode('utf-8')  # PERF: inline
+            else:
+                response.body = json_encode(value)
         except (TypeError, ValueError, RecursionError) as ex:
             raise HTTPError(500, 'The handler returned a value JSON cannot encode: %s'
                             % (ex,)) from None
