@@ -40,10 +40,10 @@ SESSION_COOKIES = {'session_id'}
 KNOWN_DIFFERENCES: list[tuple[str, str, str, str]] = [
     ('conf_file', '*', 'header x-api|header x-class|header content-encoding'
      '|header vary|body|header content-length',
-     'OPEN QUESTION (issue 3): app.core applies all app path sections before any '
-     '_cp_config, as issue 3\'s precedence list reads; CherryPy merges node by node '
-     '(_cp_config, then that node\'s path section), so a deeper [/path] beats a parent '
-     'class\'s _cp_config there'),
+     "deliberate (issue 3's precedence list: global < app '/' < deeper paths < class "
+     "_cp_config < handler _cp_config): code's _cp_config beats every path section; "
+     "CherryPy merges node by node (_cp_config, then that node's [/path]), so there a "
+     "[/path] section beats the _cp_config of its own and parent nodes"),
     ('*', '*', 'header server',
      "deliberate: app.core says 'Server: app.core' (cheroot's own name on the tree's "
      "404), CherryPy 'CherryPy/18.10.0'"),
@@ -77,6 +77,10 @@ KNOWN_DIFFERENCES: list[tuple[str, str, str, str]] = [
      "CherryPy wart: gzip answers 406 when Accept-Encoding lists neither gzip nor identity "
      '(here "br"); identity is acceptable unless refused (RFC 9110 12.5.3), so app.core '
      'sends it uncompressed'),
+    ('tool_classes', 'GET /vary*', 'header vary',
+     "deliberate: app.core's encode tool always sends the configured charset (UTF-8) and "
+     "never reads Accept-Charset, so autovary does not list it; CherryPy's encode tool "
+     'negotiates the charset and so reads it on every request'),
 ]
 
 

@@ -184,4 +184,9 @@ CASES: dict[str, list[Step]] = {
         S('GET', '/octets', GZ), S('GET', '/listbody'), S('GET', '/empty'),
         S('HEAD', '/', GZ),
     ],
+    'tool_classes': [
+        S('GET', '/'), S('GET', '/'), S('GET', '/configured'),
+        S('GET', '/attach'), S('GET', '/attach?loud=1'), S('GET', '/attach'),
+        S('GET', '/vary', ('Accept-Language', 'fr')), S('GET', '/vary_ignored'),
+    ],
 }

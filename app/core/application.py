@@ -177,21 +177,25 @@ class Application:
                 response.headers[name] = value
             if plan.error_page:
                 request.error_page = plan.error_page
-        hooks = plan.hooks
-        if hooks['on_start_resource']:
+        if plan.setups:
+            for setup in plan.setups:
+                setup()  # tools that attach their own hooks (request.hooks.attach)
+        # NOTE: hooks are read from request.plan at each point, since a hook
+        # may attach others for this request.
+        if request.plan.hooks['on_start_resource']:
             _run(request, 'on_start_resource')
         if request.method in request.methods_with_bodies and request.process_request_body:
             body = request.body
             body.check_size(self.global_config.get('server.max_request_body_size')
                             if self.global_config is not None else None)
-            if hooks['before_request_body']:
+            if request.plan.hooks['before_request_body']:
                 _run(request, 'before_request_body')
             if request.process_request_body:
                 body.process()
-        elif hooks['before_request_body']:
+        elif request.plan.hooks['before_request_body']:
             request.process_request_body = False
             _run(request, 'before_request_body')
-        if hooks['before_handler']:
+        if request.plan.hooks['before_handler']:
             _run(request, 'before_handler')
         handler = request.handler
         if handler is not None:
@@ -207,7 +211,7 @@ class Application:
                                    request.show_mismatched_params)
                 raise
             request.stage = 'before_finalize'
-        if hooks['before_finalize']:
+        if request.plan.hooks['before_finalize']:
             _run(request, 'before_finalize')
         finalize(request, response)
 

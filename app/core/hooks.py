@@ -48,7 +48,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Iterable
 
-__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'Plan', 'build_plan']
+__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'Plan', 'build_plan',
+           'RequestHooks']
 
 #: The lifecycle, in order. ``Application.respond`` runs them.
 HOOK_POINTS = ('on_start_resource', 'before_request_body', 'before_handler',
@@ -116,6 +117,36 @@ class Tool:
             return f
         return tool_decorator
 
+    def _merged_args(self, d: dict[str, Any] | None = None) -> dict[str, Any]:
+        """This tool's arguments for the current request: ``d``, then config.
+
+        As CherryPy's: ``priority`` stays in, ``on`` is dropped.
+        """
+        from . import _serving
+        conf = dict(d) if d else {}
+        prefix = '%s.%s.' % (self.namespace, self._name)
+        n = len(prefix)
+        conf.update((k[n:], v) for k, v in _serving.current().config.items()
+                     if k.startswith(prefix))
+        conf.pop('on', None)
+        return conf
+
+    def _setup(self) -> None:
+        """Attach this tool's hook to the current request (CherryPy's API).
+
+        Subclasses that override ``_setup`` (to attach further hooks with
+        ``request.hooks.attach``) have it called once per request, before
+        ``on_start_resource``; other tools are planned once per route.
+        """
+        conf = self._merged_args()
+        p = conf.pop('priority', None)
+        if p is None:
+            p = getattr(self.callable, 'priority', self._priority)
+        _current_hooks().attach(self._point, self._hook_callable(), priority=p, **conf)
+
+    def _hook_callable(self) -> Callable[..., Any]:
+        return self.callable
+
     def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Callable, dict]]:
         """Return ``[(point, priority, callable, kwargs)]`` for a route's config."""
         conf = dict(conf)
@@ -165,6 +196,9 @@ class HandlerTool(Tool):
         point, p, fn, kw = hooks[0]
         return [(point, p, _HandlerToolCall(fn), kw)]
 
+    def _hook_callable(self) -> Callable[..., Any]:
+        return _HandlerToolCall(self.callable)
+
 
 class _HandlerToolCall:
     """Runs a handler tool and marks the request handled when it returns True."""
@@ -179,6 +213,49 @@ class _HandlerToolCall:
         if self.fn(**kwargs):
             from . import _serving
             _serving.current().handler = None
+
+
+class RequestHooks:
+    """``request.hooks``: the current request's hooks, as CherryPy's HookMap.
+
+    ``attach`` adds a callback for this request only (the route's cached
+    plan is copied, never changed); ``run(point)`` runs a point.
+    """
+
+    __slots__ = ('request',)
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+    def attach(self, point: str, callback: Callable[..., Any], failsafe: bool | None = None,
+               priority: Any = None, **kwargs: Any) -> None:
+        """Run ``callback(**kwargs)`` at ``point`` for this request."""
+        if point not in HOOK_POINTS:
+            raise ValueError('unknown hook point %r (one of %s)'
+                             % (point, ', '.join(HOOK_POINTS)))
+        if failsafe is None:
+            failsafe = getattr(callback, 'failsafe', False)
+        if priority is None:
+            priority = getattr(callback, 'priority', 50)
+        req = self.request
+        req.plan = req.plan.with_hook(point, (callback, kwargs, failsafe), priority)
+
+    def __getitem__(self, point: str) -> list[Callable[..., Any]]:
+        """The callbacks at ``point``, in the order they run."""
+        return [fn for fn, _kw, _fs in self.request.plan.hooks[point]]
+
+    def __iter__(self):
+        return iter(HOOK_POINTS)
+
+    def run(self, point: str) -> None:
+        """Run the callbacks at ``point`` now (after a failure, failsafe ones only)."""
+        from .application import _run
+        _run(self.request, point)
+
+
+def _current_hooks() -> RequestHooks:
+    from . import _serving
+    return RequestHooks(_serving.current())
 
 
 class Toolbox:
@@ -214,15 +291,20 @@ class Toolbox:
 class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
-    __slots__ = ('config', 'hooks', 'request_attrs', 'response_attrs',
-                 'response_headers', 'error_page', 'sources', 'encode', 'settings',
-                 '_without')
+    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs',
+                 'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
+                 'settings', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
-                 response_headers: tuple, error_page: dict, sources: tuple) -> None:
+                 response_headers: tuple, error_page: dict, sources: tuple,
+                 priorities: dict[str, tuple] | None = None, setups: tuple = ()) -> None:
         self.config = config
         self.hooks = hooks
+        #: Per point, the priority of each hook in ``hooks`` (for ``attach``).
+        self.priorities = priorities or {p: (50,) * len(h) for p, h in hooks.items()}
+        #: ``_setup`` methods of tools that attach their hooks per request.
+        self.setups = setups
         self.request_attrs = request_attrs
         self.response_attrs = response_attrs
         self.response_headers = response_headers
@@ -244,12 +326,36 @@ class Plan:
         """
         plan = self._without.get(fn)
         if plan is None:
-            hooks = dict(self.hooks)
-            hooks['before_handler'] = tuple(h for h in hooks['before_handler'] if h[0] is not fn)
-            plan = Plan(self.config, hooks, self.request_attrs, self.response_attrs,
-                        self.response_headers, self.error_page, self.sources)
+            keep = [i for i, h in enumerate(self.hooks['before_handler']) if h[0] is not fn]
+            plan = self._replace('before_handler',
+                                 tuple(self.hooks['before_handler'][i] for i in keep),
+                                 tuple(self.priorities['before_handler'][i] for i in keep))
             self._without[fn] = plan
         return plan
+
+    def with_hook(self, point: str, hook: tuple, priority: Any) -> 'Plan':
+        """A copy of this plan with ``hook`` added at ``point`` by ``priority``.
+
+        Ties keep the order of attachment, as at plan build time.
+        """
+        prios = self.priorities[point]
+        i = len(prios)
+        for j, p in enumerate(prios):
+            if p > priority:
+                i = j
+                break
+        hooks = self.hooks[point]
+        return self._replace(point, hooks[:i] + (hook,) + hooks[i:],
+                             prios[:i] + (priority,) + prios[i:])
+
+    def _replace(self, point: str, hooks: tuple, priorities: tuple) -> 'Plan':
+        all_hooks = dict(self.hooks)
+        all_hooks[point] = hooks
+        all_prios = dict(self.priorities)
+        all_prios[point] = priorities
+        return Plan(self.config, all_hooks, self.request_attrs, self.response_attrs,
+                    self.response_headers, self.error_page, self.sources, all_prios,
+                    self.setups)
 
 
 _NOTHING = object()
@@ -273,6 +379,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
     hooks: dict[str, list] = {p: [] for p in HOOK_POINTS}
     order = 0
     tool_confs: dict[str, dict[str, dict[str, Any]]] = {}
+    setups: list = []
     request_attrs = []
     response_attrs = []
     response_headers = []
@@ -307,13 +414,20 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
             if not conf.get('on'):
                 continue
             tool = box.get(name)
+            if type(tool)._setup is not Tool._setup:
+                # A subclass that attaches its own hooks: run its _setup per
+                # request, before on_start_resource, as CherryPy does.
+                setups.append(tool._setup)  # type: ignore[union-attr]
+                continue
             for point, prio, fn, kw in tool._hooks(conf):  # type: ignore[union-attr]
                 hooks[point].append((prio, order, fn, kw, getattr(fn, 'failsafe', False)))
                 order += 1
-    sorted_hooks = {p: tuple((fn, kw, fs) for _, _, fn, kw, fs in sorted(h, key=lambda x: x[:2]))
-                    for p, h in hooks.items()}
-    return Plan(config, sorted_hooks, tuple(request_attrs), tuple(response_attrs),
-                tuple(response_headers), error_page, sources)
+    ordered = {p: sorted(h, key=lambda x: x[:2]) for p, h in hooks.items()}
+    return Plan(config, {p: tuple((fn, kw, fs) for _, _, fn, kw, fs in h)
+                         for p, h in ordered.items()},
+                tuple(request_attrs), tuple(response_attrs), tuple(response_headers),
+                error_page, sources, {p: tuple(x[0] for x in h) for p, h in ordered.items()},
+                tuple(setups))
 
 
 def _int_or(text: str) -> Any:

@@ -15,7 +15,7 @@ from . import _serving
 from .errors import HTTPError
 from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
-from .hooks import EMPTY_PLAN
+from .hooks import EMPTY_PLAN, RequestHooks
 
 __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 
@@ -123,6 +123,11 @@ class Request:
         self.plan = EMPTY_PLAN
         self.stage = None
         self._params = None
+
+    @property
+    def hooks(self) -> RequestHooks:
+        """This request's hooks: ``request.hooks.attach(point, callback, ...)``."""
+        return RequestHooks(self)
 
     @property
     def virtual_path(self) -> tuple:

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect
 from ..logs import log
+from .httputil import HeaderMap
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
            'log_traceback', 'log_request_headers', 'referer', 'redirect',
@@ -157,8 +158,51 @@ def accept(media: Iterable[str] | str | None = None, debug: bool = False) -> str
                     'emits these media types: %s.' % (header, ', '.join(media)))
 
 
+class MonitoredHeaderMap(HeaderMap):
+    """Request headers that remember which names were read (for autovary)."""
+
+    __slots__ = ('accessed_headers',)
+
+    def __init__(self, headers: Any = ()) -> None:
+        super().__init__()
+        dict.update(self, headers)
+        self.accessed_headers: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.accessed_headers.add(key.title())
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.accessed_headers.add(str(key).title())
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed_headers.add(key.title())
+        return super().get(key, default)
+
+
+_AUTOVARY_IGNORED = frozenset(('Content-Disposition', 'Content-Length', 'Content-Type'))
+
+
 def autovary(ignore: Iterable[str] | None = None, debug: bool = False) -> None:
-    """Accepted for compatibility: add ``Vary`` for request headers read (no-op)."""
+    """Add a ``Vary`` header naming the request headers the handler read.
+
+    ``ignore`` lists names never added (default: Content-Disposition,
+    Content-Length, Content-Type), as in CherryPy.
+    """
+    request = _serving.current()
+    headers = MonitoredHeaderMap(request.headers)
+    request.headers = headers
+    skip = _AUTOVARY_IGNORED if ignore is None else {h.title() for h in ignore}
+
+    def set_response_header() -> None:
+        resp_h = request.response.headers
+        vary = {e.value for e in resp_h.elements('Vary')}
+        vary.update(headers.accessed_headers)
+        vary.difference_update(skip)
+        if vary:
+            resp_h['Vary'] = ', '.join(sorted(vary))
+    request.hooks.attach('before_finalize', set_response_header, priority=95)
 
 
 def flatten(debug: bool = False) -> None:
