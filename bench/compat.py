@@ -3,7 +3,9 @@
     python3 bench/compat.py                       # every program in compat_programs/
     python3 bench/compat.py --programs hello,tutorial --verbose
 
-Each program in ``compat_programs/`` says ``import cherrypy``. It is served
+Each program in ``compat_programs/`` says ``import cherrypy``, as do
+CherryPy's own tutorials (``tut01``-``tut10``), which run from the bench
+venv's installed ``cherrypy/tutorial/``. It is served
 twice on cheroot, each time in its own process under ``bench/.venv`` (see
 ``compat_serve.py``): once with ``cherrypy`` aliased to ``app.core``, once
 on the real CherryPy. The steps in ``compat_cases.py`` are sent to both, and
@@ -20,6 +22,7 @@ tokens. Content-Length is compared only when the raw bodies are equal.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import sys
@@ -50,7 +53,7 @@ KNOWN_DIFFERENCES: list[tuple[str, str, str, str]] = [
     ('multi_apps', 'GET /*', 'body|header content-type|header transfer-encoding',
      'deliberate: a path no application serves is 404 text/plain "Not Found" with a '
      'Content-Length; CherryPy sends an empty chunked 404 without Content-Type'),
-    ('sessions_counter', '*', 'header set-cookie',
+    ('*sessions*', '*', 'header set-cookie',
      'deliberate: the session cookie defaults to HttpOnly and SameSite=Lax '
      '(tools.sessions.httponly/samesite), CherryPy sends neither; expire() also sends '
      'Max-Age=0 besides the past Expires'),
@@ -77,6 +80,9 @@ KNOWN_DIFFERENCES: list[tuple[str, str, str, str]] = [
      "CherryPy wart: gzip answers 406 when Accept-Encoding lists neither gzip nor identity "
      '(here "br"); identity is acceptable unless refused (RFC 9110 12.5.3), so app.core '
      'sends it uncompressed'),
+    ('tut10_http_errors', 'GET /error?code=403', 'body|header content-length',
+     "by nature: the tutorial's custom 403 page shows %(traceback)s, each framework's own "
+     'stack (file names and lines)'),
     ('tool_classes', 'GET /vary*', 'header vary',
      "deliberate: app.core's encode tool always sends the configured charset (UTF-8) and "
      "never reads Accept-Charset, so autovary does not list it; CherryPy's encode tool "
@@ -192,9 +198,22 @@ def everywhere(n: int | None) -> bool:
 
 
 # -- main ---------------------------------------------------------------------------
+def program_path(program: str) -> str:
+    """``compat_programs/<program>.py``, else CherryPy's own ``cherrypy/tutorial/``.
+
+    The tutorials are run as installed in the bench venv, unchanged.
+    """
+    path = os.path.join(PROGRAMS, program + '.py')
+    if os.path.exists(path):
+        return path
+    found = glob.glob(os.path.join(HERE, '.venv', 'lib', 'python*', 'site-packages',
+                                   'cherrypy', 'tutorial', program + '.py'))
+    return found[0] if found else path
+
+
 def run_program(python: str, program: str, steps: list[Step], verbose: bool,
                 counts: dict[str, int], used: set[int]) -> None:
-    path = os.path.join(PROGRAMS, program + '.py')
+    path = program_path(program)
     targets = [start(python, fw, path) for fw in FRAMEWORKS]
     try:
         problems = [(t.framework, wait_ready(t)) for t in targets]

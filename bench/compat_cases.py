@@ -53,6 +53,16 @@ def js(path: str, obj: object, method: str = 'POST', note: str = '') -> Step:
     return S(method, path, ('Content-Type', 'application/json'), body=json.dumps(obj), note=note)
 
 
+def upload(path: str, field: str, filename: str, data: bytes, ctype: str) -> Step:
+    """A multipart/form-data post of one file."""
+    boundary = 'compatBoundary7MA4YWxk'
+    body = (('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
+             'Content-Type: %s\r\n\r\n' % (boundary, field, filename, ctype)).encode()
+            + data + ('\r\n--%s--\r\n' % boundary).encode())
+    return S('POST', path, ('Content-Type', 'multipart/form-data; boundary=' + boundary),
+             body=body, note='upload %s' % filename)
+
+
 def basic(user: str, password: str) -> tuple[str, str]:
     """An Authorization header for HTTP Basic."""
     token = base64.b64encode(('%s:%s' % (user, password)).encode()).decode()
@@ -183,6 +193,44 @@ CASES: dict[str, list[Step]] = {
         S('GET', '/generator'), S('GET', '/plain', GZ), S('GET', '/unicode'),
         S('GET', '/octets', GZ), S('GET', '/listbody'), S('GET', '/empty'),
         S('HEAD', '/', GZ),
+    ],
+    'seed000_tree': [S('GET', '/'), S('GET', '/index'), S('GET', '/missing'),
+                     S('POST', '/', body='x=1', note='unexpected form field')],
+    # CherryPy's own tutorial programs, run from the installed cherrypy/tutorial/
+    # of the bench venv, unchanged (see compat.program_path).
+    'tut01_helloworld': [S('GET', '/'), S('GET', '/nothing')],
+    'tut02_expose_methods': [S('GET', '/'), S('GET', '/showMessage'), S('GET', '/showMessage/')],
+    'tut03_get_and_post': [
+        S('GET', '/'), S('GET', '/greetUser?name=Ann'), S('GET', '/greetUser'),
+        S('GET', '/greetUser?name='), form('POST', '/greetUser', 'name=Bob'),
+        S('GET', '/greetUser?who=x', note='unexpected argument'),
+    ],
+    'tut04_complex_site': [
+        S('GET', '/'), S('GET', '/joke/'), S('GET', '/links/'), S('GET', '/links/extra/'),
+        S('GET', '/links'), S('GET', '/links/extra?x=1'), S('GET', '/joke/index'),
+    ],
+    'tut05_derived_objects': [S('GET', '/'), S('GET', '/another/'), S('GET', '/another')],
+    'tut06_default_method': [
+        S('GET', '/'), S('GET', '/remi'), S('GET', '/hendrik'), S('GET', '/nobody'),
+        S('GET', '/remi/extra', note='too many segments'), S('GET', '/lorenzo/'),
+    ],
+    'tut07_sessions': [S('GET', '/'), S('GET', '/'), S('GET', '/'), S('GET', '/', jar='b')],
+    'tut08_generators_and_yield': [S('GET', '/'), S('HEAD', '/')],
+    'tut09_files': [
+        S('GET', '/'), upload('/upload', 'myFile', 'notes.txt', b'hello\r\nworld\n' * 100,
+                              'text/plain'),
+        upload('/upload', 'myFile', 'empty.bin', b'', 'application/octet-stream'),
+        S('POST', '/upload', ('Content-Type', 'application/x-www-form-urlencoded'),
+          body='other=1', note='no file'),
+        S('GET', '/download'), S('HEAD', '/download'),
+        S('GET', '/download', ('Range', 'bytes=0-99')),
+    ],
+    'tut10_http_errors': [
+        S('GET', '/'), S('GET', '/doesNotExist'), S('GET', '/error?code=403'),
+        S('GET', '/error?code=400'), S('GET', '/error?code=401'), S('GET', '/error?code=402'),
+        S('GET', '/error?code=500'), S('GET', '/error?code=abc', note='bad code'),
+        S('GET', '/messageArg'), S('GET', '/toggleTracebacks'), S('GET', '/'),
+        S('GET', '/messageArg', note='tracebacks toggled'),
     ],
     'tool_classes': [
         S('GET', '/'), S('GET', '/'), S('GET', '/configured'),
