@@ -73,6 +73,11 @@ class Api:
 
     @cherrypy.expose
     @cherrypy.tools.json_out()
+    def text(self):
+        return 'caf\u00e9 "quoted"'
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
     def cyclic(self):
         loop = {'name': 'loop'}
         loop['self'] = [loop]
@@ -228,6 +233,12 @@ def test_json_out_leaves_error_pages_alone(api):
 def test_json_out_unencodable_value_is_a_clear_500(api):
     r = call(None, '/unencodable')
     assert r.status == 500 and b'JSON cannot encode' in r.body
+
+
+def test_json_out_encodes_strings_and_scalars(api):
+    r = call(None, '/text')
+    assert r.status == 200 and r.body == b'"caf\\u00e9 \\"quoted\\""'
+    assert json.loads(r.body) == 'caf\u00e9 "quoted"'
 
 
 def test_json_out_cyclic_value_is_a_clear_500(api):

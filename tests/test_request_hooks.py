@@ -75,6 +75,22 @@ def test_attach_rejects_an_unknown_point_and_failsafe_hooks_still_run():
     assert ran == ['cleanup']
 
 
+def test_hooks_lists_points_and_runs_one_on_demand():
+    ran = []
+
+    class R:
+        @cherrypy.expose
+        def index(self):
+            hooks = cherrypy.request.hooks
+            assert list(hooks)[0] == 'on_start_resource' and 'on_end_request' in list(hooks)
+            hooks.attach('on_end_resource', lambda: ran.append('early'))
+            hooks.run('on_end_resource')  # now, then once more by the core
+            return 'ran %d' % len(ran)
+    cherrypy.tree.mount(R(), '')
+    assert call(None, '/').text == 'ran 1'
+    assert ran == ['early', 'early']
+
+
 class Timer(cherrypy.Tool):
     """CherryPy's documented way to write a tool that needs two hooks."""
 
@@ -184,6 +200,13 @@ class _Negotiating:
         return 'reads nothing'
 
     @cherrypy.expose
+    def indexed(self):
+        try:
+            return cherrypy.request.headers['X-Tenant']
+        except KeyError:
+            return 'none'
+
+    @cherrypy.expose
     def gz(self):
         return 'x' * 500
 
@@ -193,6 +216,10 @@ def test_autovary_names_the_request_headers_the_handler_read():
     r = call(None, '/', headers={'Accept-Language': 'fr'})
     assert r.text == 'fr' and r.headers['Vary'] == 'Accept-Language, X-Debug'
     assert 'Vary' not in call(None, '/plain').headers
+    # A header read by subscript counts even when the request lacks it.
+    assert call(None, '/indexed').headers['Vary'] == 'X-Tenant'
+    r = call(None, '/indexed', headers={'X-Tenant': 'acme'})
+    assert r.text == 'acme' and r.headers['Vary'] == 'X-Tenant'
 
 
 def test_autovary_ignore_and_merging_with_an_existing_vary():

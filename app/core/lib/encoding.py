@@ -18,11 +18,32 @@ __all__ = ['finalize', 'encode_body', 'gzip', 'compress', 'decompress']
 _NO_BODY = frozenset((204, 205, 304))
 
 
-def _charset_of(ct: str) -> str | None:
+def _charset(request: Any, headers: Any) -> str:
+    """The charset to encode text with: the Content-Type's, else tools.encode's.
+
+    Declares it on a ``text/*`` Content-Type when tools.encode is on: as in
+    CherryPy, only for what a page handler produced; a tool that answered
+    (staticdir) sends its own type.
+    """
+    ct = dict.get(headers, 'Content-Type') or ''
+    encode_on, charset, add_charset = request.plan.encode
     i = ct.find('charset=')
-    if i < 0:
-        return None
-    return ct[i + 8:].split(';', 1)[0].strip().strip('"') or None
+    if i >= 0:
+        named = ct[i + 8:].split(';', 1)[0].strip().strip('"')
+        if named:
+            return named
+    if not encode_on:
+        return 'utf-8'
+    if i < 0 and ct[:5] == 'text/' and add_charset and request.stage == 'before_finalize':
+        dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
+    return charset
+
+
+def _encode_text(text: str, charset: str) -> bytes:
+    try:
+        return text.encode(charset)
+    except (UnicodeEncodeError, LookupError):
+        raise HTTPError(500, 'The response could not be encoded as %r.' % (charset,)) from None
 
 
 def _encode_iter(body: Iterable[Any], charset: str) -> Iterator[bytes]:
@@ -41,28 +62,13 @@ def encode_body(request: Any, response: Any) -> None:
     Adds the charset to ``text/*`` Content-Types when ``tools.encode`` is on.
     Idempotent: later calls find bytes and do nothing.
     """
-    headers = response.headers
-    ct = dict.get(headers, 'Content-Type') or ''
-    encode_on, default_charset, add_charset = request.plan.encode
-    charset = _charset_of(ct)
-    if encode_on:
-        if charset is None:
-            charset = default_charset
-            # NOTE: as in CherryPy, the charset is only declared for what a page
-            # handler produced; a tool that answered (staticdir) sends its own type.
-            if ct[:5] == 'text/' and request.stage == 'before_finalize' and add_charset:
-                dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
-    elif charset is None:
-        charset = 'utf-8'
+    charset = _charset(request, response.headers)
     body = response.body
     cls = body.__class__
     if cls is bytes:
         response.body = [body]
     elif cls is str:
-        try:
-            response.body = [body.encode(charset)]
-        except (UnicodeEncodeError, LookupError):
-            raise HTTPError(500, 'The response could not be encoded as %r.' % (charset,)) from None
+        response.body = [_encode_text(body, charset)]
     elif body is None:
         response.body = []
     elif cls is list or cls is tuple:
@@ -94,23 +100,10 @@ def finalize(request: Any, response: Any) -> None:
     body = response.body
     cls = body.__class__
     if (cls is str or cls is bytes) and code == 200 and not response.stream:
-        # PERF: the common case (a page handler returned text) inline;
-        # encode_body does the same for every kind of body.
-        ct = dict.get(headers, 'Content-Type') or ''
-        encode_on, charset, add_charset = request.plan.encode
-        i = ct.find('charset=')
-        if i >= 0:
-            charset = ct[i + 8:].split(';', 1)[0].strip().strip('"') or charset
-        elif not encode_on:
-            charset = 'utf-8'
-        elif ct[:5] == 'text/' and add_charset and request.stage == 'before_finalize':
-            dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
+        # PERF: the common case (a page handler returned text or bytes).
+        charset = _charset(request, headers)
         if cls is str:
-            try:
-                body = body.encode(charset)
-            except (UnicodeEncodeError, LookupError):
-                raise HTTPError(500, 'The response could not be encoded as %r.'
-                                % (charset,)) from None
+            body = _encode_text(body, charset)
         response.body = [body]
         if dict.get(headers, 'Content-Length') is None:
             dict.__setitem__(headers, 'Content-Length', str(len(body)))
