@@ -74,8 +74,7 @@ class Request:
     Config keys ``request.<attr>`` set attributes here for the route.
     """
 
-    __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name',
-                 'query_string', 'protocol', 'server_protocol', 'scheme', 'config',
+    __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name', 'config',
                  'handler', 'response', 'is_index', 'args', 'plan', 'stage', '_params',
                  '__dict__')
 
@@ -102,6 +101,10 @@ class Request:
     _remote: Host | None = None
     _local: Host | None = None
     _base: str | None = None
+    # Read from the environ on use unless set (the proxy tool sets scheme).
+    _query_string: str | None = None
+    _server_protocol: str | None = None
+    _scheme: str | None = None
 
     def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
         self.environ = environ
@@ -110,11 +113,6 @@ class Request:
         self.script_name = environ.get('SCRIPT_NAME', '')
         # NOTE: '' at a mount point's own URL (/blog), so trailing_slash redirects it.
         self.path_info = environ.get('PATH_INFO') or ('' if self.script_name else '/')
-        self.query_string = environ.get('QUERY_STRING', '')
-        sp = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
-        self.server_protocol = sp
-        self.protocol = (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
-        self.scheme = environ.get('wsgi.url_scheme', 'http')
         self.config = _EMPTY
         self.handler = None
         self.response = Response()
@@ -123,6 +121,42 @@ class Request:
         self.plan = EMPTY_PLAN
         self.stage = None
         self._params = None
+
+    @property
+    def query_string(self) -> str:
+        """The query string, without its ``?``."""
+        qs = self._query_string
+        return self.environ.get('QUERY_STRING', '') if qs is None else qs
+
+    @query_string.setter
+    def query_string(self, value: str) -> None:
+        self._query_string = value
+
+    @property
+    def server_protocol(self) -> str:
+        """The request's protocol as sent: ``'HTTP/1.1'``."""
+        sp = self._server_protocol
+        return self.environ.get('SERVER_PROTOCOL', 'HTTP/1.1') if sp is None else sp
+
+    @server_protocol.setter
+    def server_protocol(self, value: str) -> None:
+        self._server_protocol = value
+
+    @property
+    def protocol(self) -> tuple[int, int]:
+        """``server_protocol`` as a tuple: ``(1, 1)``."""
+        sp = self.server_protocol
+        return (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
+
+    @property
+    def scheme(self) -> str:
+        """``'http'`` or ``'https'``."""
+        s = self._scheme
+        return self.environ.get('wsgi.url_scheme', 'http') if s is None else s
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self._scheme = value
 
     @property
     def hooks(self) -> RequestHooks:

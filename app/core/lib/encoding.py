@@ -101,9 +101,10 @@ def finalize(request: Any, response: Any) -> None:
     cls = body.__class__
     if (cls is str or cls is bytes) and code == 200 and not response.stream:
         # PERF: the common case (a page handler returned text or bytes).
-        charset = _charset(request, headers)
         if cls is str:
-            body = _encode_text(body, charset)
+            body = _encode_text(body, _charset(request, headers))
+        elif (dict.get(headers, 'Content-Type') or '')[:5] == 'text/':
+            _charset(request, headers)  # declares the charset of text/* bytes
         response.body = [body]
         if dict.get(headers, 'Content-Length') is None:
             dict.__setitem__(headers, 'Content-Length', str(len(body)))
