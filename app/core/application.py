@@ -268,7 +268,9 @@ class Application:
                     close()  # NOTE: a file body would stay open until collected
                 body = ()
             if not request.plan.hooks['on_end_request']:
-                if _access.isEnabledFor(logging.INFO) and _access.hasHandlers():
+                # PERF: the access logger's only ancestors are 'cherrypy' and
+                # the root; with no handler on any of them, nothing would log.
+                if _access.handlers or _access.parent.handlers or _root_logger.handlers:
                     log.access(request, response, _length(response))
                 return body if body.__class__ is list else _Closing(body, request)
             return _Closing(body, request)
@@ -289,6 +291,7 @@ class Application:
 
 _DEFAULT_DISPATCHER = Dispatcher()
 _access = log.access_log
+_root_logger = logging.getLogger()
 
 
 def _fold_trailing_slash(plan: Plan, is_index: Any, path: str) -> Plan:
