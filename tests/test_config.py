@@ -582,3 +582,22 @@ def test_commonly_set_cherrypy_keys_are_accepted(tmp_path):
 def test_non_string_key_is_refused():
     with pytest.raises(ConfigError, match='not a string'):
         cherrypy.tree.mount(object(), '', {'/': {1: 'x'}})
+
+
+def test_request_settings_from_config_reach_the_request_each_time():
+    # Plain attributes are applied in one dict update, properties by setattr.
+    class R:
+        @cherrypy.expose
+        def index(self):
+            r = cherrypy.request
+            return '%s %s %s %s' % (r.show_tracebacks, r.team, r.scheme, r.base)
+
+        @cherrypy.expose
+        def other(self):
+            return '%s %s' % (cherrypy.request.show_tracebacks, cherrypy.request.scheme)
+    cherrypy.tree.mount(R(), '', {'/': {'request.show_tracebacks': False,
+                                        'request.team': 'blue', 'request.scheme': 'https'},
+                                  '/other': {'request.show_tracebacks': True}})
+    for _ in range(2):
+        assert call(None, '/').text == 'False blue https https://127.0.0.1'
+        assert call(None, '/other').text == 'True https'

@@ -169,6 +169,8 @@ class Application:
         self.route(request, request.path_info)
         plan = request.plan
         if plan.settings:
+            if plan.request_dict:
+                request.__dict__.update(plan.request_dict)
             for attr, value in plan.request_attrs:
                 setattr(request, attr, value)
             for attr, value in plan.response_attrs:
@@ -211,8 +213,13 @@ class Application:
                                    request.show_mismatched_params)
                 raise
             request.stage = 'before_finalize'
-        if request.plan.hooks['before_finalize']:
-            _run(request, 'before_finalize')
+        hooks = request.plan.hooks['before_finalize']
+        if hooks:
+            if len(hooks) == 1:
+                fn, kw, _failsafe = hooks[0]  # PERF: _run's common case, inline
+                fn(**kw)
+            else:
+                _run(request, 'before_finalize')
         finalize(request, response)
 
     def handle_error(self, request: Request, response: Any, ex: BaseException) -> None:

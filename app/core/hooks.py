@@ -291,7 +291,7 @@ class Toolbox:
 class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
-    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs',
+    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_dict',
                  'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
                  'settings', '_without')
 
@@ -305,7 +305,10 @@ class Plan:
         self.priorities = priorities or {p: (50,) * len(h) for p, h in hooks.items()}
         #: ``_setup`` methods of tools that attach their hooks per request.
         self.setups = setups
-        self.request_attrs = request_attrs
+        #: ``request.<attr>`` settings: plain attributes go in one dict update
+        #: (``request_dict``), properties and slots by setattr (``request_attrs``).
+        self.request_dict = {a: v for a, v in request_attrs if _plain_attribute(a)}
+        self.request_attrs = tuple((a, v) for a, v in request_attrs if a not in self.request_dict)
         self.response_attrs = response_attrs
         self.response_headers = response_headers
         self.error_page = error_page
@@ -353,12 +356,20 @@ class Plan:
         all_hooks[point] = hooks
         all_prios = dict(self.priorities)
         all_prios[point] = priorities
-        return Plan(self.config, all_hooks, self.request_attrs, self.response_attrs,
+        return Plan(self.config, all_hooks,
+                    self.request_attrs + tuple(self.request_dict.items()), self.response_attrs,
                     self.response_headers, self.error_page, self.sources, all_prios,
                     self.setups)
 
 
 _NOTHING = object()
+
+
+def _plain_attribute(name: str) -> bool:
+    """Whether ``request.<name>`` is stored in the instance dict (no property or slot)."""
+    from .request_response import Request
+    found = inspect.getattr_static(Request, name, None)
+    return not (hasattr(type(found), '__get__') or hasattr(type(found), '__set__'))
 
 
 def _as_list(value: Any) -> Iterable[Any]:

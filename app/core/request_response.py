@@ -279,7 +279,8 @@ class Request:
         """Query string and form fields, merged; a repeated field is a list."""
         p = self._params
         if p is None:
-            p = self._params = self.query_params
+            qs = self.query_string
+            p = self._params = parse_query_string(qs) if qs else {}
         return p
 
     @params.setter
@@ -321,6 +322,7 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
 
 
 _template: list = [0, HeaderMap()]
+_new_dict = dict.__new__
 
 
 def _default_headers() -> HeaderMap:
@@ -357,7 +359,8 @@ class Response:
         t = _template
         if t[0] != int(_time()):
             _default_headers()
-        self.headers = t[1].copy()
+        self.headers = h = _new_dict(HeaderMap)  # PERF: HeaderMap.copy, inline
+        dict.update(h, t[1])
         self.body = None
         self.header_list = None
         self.output_status = None
