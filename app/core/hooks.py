@@ -42,6 +42,11 @@ caching (release)     on_end_request          50
 
 Custom hooks from config (``hooks.<point>``) and tools without a priority
 take 50. Ties keep the order of attachment.
+
+Per request, ``request.hooks.attach(point, callback, priority=...)`` adds a
+hook for that request only (a copy of the route's plan); a Tool subclass
+that overrides ``_setup`` (CherryPy's way to attach several hooks) has it
+called per request, before ``on_start_resource``.
 """
 from __future__ import annotations
 
