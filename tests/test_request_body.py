@@ -735,3 +735,26 @@ def test_readline_of_a_chunked_body():
     env = {'wsgi.input': io.BytesIO(b'one\ntwo\n'), 'wsgi.input_terminated': True}
     b = RequestBody(Request(env))
     assert b.readline() == b'one\n' and b.readline() == b'two\n' and b.readline() == b''
+
+
+def test_environ_backed_attributes_can_be_overridden_by_a_tool():
+    def rewrite():
+        r = cherrypy.request
+        r.query_string = 'rewritten=1'
+        r.protocol = (1, 0)
+        r.server_protocol = 'HTTP/1.0'
+        r.scheme = 'https'
+
+    cherrypy.tools.rewrite = cherrypy.Tool('on_start_resource', rewrite)
+    try:
+        class R:
+            @cherrypy.expose
+            def index(self, **kw):
+                r = cherrypy.request
+                return '%s %s %s %s %s' % (r.query_string, sorted(kw), r.protocol,
+                                           r.server_protocol, r.base)
+        cherrypy.tree.mount(R(), '', {'/': {'tools.rewrite.on': True}})
+        r = call(None, '/', query='original=1')
+        assert r.text == "rewritten=1 ['rewritten'] (1, 0) HTTP/1.0 https://127.0.0.1"
+    finally:
+        del cherrypy.tools.rewrite

@@ -105,6 +105,7 @@ class Request:
     _query_string: str | None = None
     _server_protocol: str | None = None
     _scheme: str | None = None
+    _protocol: tuple[int, int] | None = None
 
     def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
         self.environ = environ
@@ -145,8 +146,15 @@ class Request:
     @property
     def protocol(self) -> tuple[int, int]:
         """``server_protocol`` as a tuple: ``(1, 1)``."""
+        p = self._protocol
+        if p is not None:
+            return p
         sp = self.server_protocol
         return (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
+
+    @protocol.setter
+    def protocol(self, value: tuple[int, int]) -> None:
+        self._protocol = value
 
     @property
     def scheme(self) -> str:
