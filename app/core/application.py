@@ -14,7 +14,7 @@ from . import _serving
 from .config import check_keys, merge
 from .dispatch import Dispatcher, test_callable_spec
 from .errors import HTTPError, HTTPRedirect, InternalRedirect
-from .hooks import Plan, build_plan
+from .plan import Plan, build_plan
 from .lib.cptools import trailing_slash as _trailing_slash
 from .lib.encoding import finalize
 from .logs import log

@@ -1,14 +1,11 @@
-"""Hook points, tools, the toolbox, and per-route plans.
+"""Hook points, tools, the toolbox, and per-request hooks.
 
 A *tool* is a callable attached to a named hook point, switched on by config
 (``tools.<name>.on``) or by its decorator, which only tags the handler's
 ``_cp_config``. The handler itself is never wrapped.
 
-A *plan* is what one route needs at run time: its merged config, the
-request/response attributes config sets, and for each hook point the
-callbacks in priority order with their arguments bound. Plans are built at
-the first request for a route and cached (see ``Application``); building
-one is the only place that reads config keys, sorts hooks or looks tools up.
+Tools become per-route *plans* (``plan.py``): built once per route, they
+are the only place that reads config keys, sorts hooks or looks tools up.
 
 Tool priorities, lowest runs first within a hook point (CherryPy's values):
 
@@ -51,10 +48,9 @@ called per request, before ``on_start_resource``.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'Plan', 'build_plan',
-           'RequestHooks']
+__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'RequestHooks']
 
 #: The lifecycle, in order. ``Application.respond`` runs them.
 HOOK_POINTS = ('on_start_resource', 'before_request_body', 'before_handler',
@@ -291,167 +287,3 @@ class Toolbox:
 
     def __iter__(self):
         return iter(self._tools)
-
-
-class Plan:
-    """What one route runs: config, attribute settings and sorted hooks."""
-
-    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_dict',
-                 'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
-                 'settings', '_without')
-
-    def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
-                 request_attrs: tuple, response_attrs: tuple,
-                 response_headers: tuple, error_page: dict, sources: tuple,
-                 priorities: dict[str, tuple] | None = None, setups: tuple = ()) -> None:
-        self.config = config
-        self.hooks = hooks
-        #: Per point, the priority of each hook in ``hooks`` (for ``attach``).
-        self.priorities = priorities or {p: (50,) * len(h) for p, h in hooks.items()}
-        #: ``_setup`` methods of tools that attach their hooks per request.
-        self.setups = setups
-        #: ``request.<attr>`` settings: plain attributes go in one dict update
-        #: (``request_dict``), properties and slots by setattr (``request_attrs``).
-        self.request_dict = {a: v for a, v in request_attrs if _plain_attribute(a)}
-        self.request_attrs = tuple((a, v) for a, v in request_attrs if a not in self.request_dict)
-        self.response_attrs = response_attrs
-        self.response_headers = response_headers
-        self.error_page = error_page
-        #: Whether the route sets any request/response attribute or header.
-        self.settings = bool(request_attrs or response_attrs or response_headers or error_page)
-        self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
-        #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
-        self.encode = (bool(config.get('tools.encode.on', True)),
-                       config.get('tools.encode.encoding') or 'utf-8',
-                       bool(config.get('tools.encode.add_charset', True)))
-        self._without: dict[Any, Plan] = {}
-
-    def without(self, fn: Callable[..., Any]) -> 'Plan':
-        """This plan minus the ``before_handler`` hook ``fn`` (memoized).
-
-        Routes whose trailing-slash check is known to pass use it, so that
-        check costs nothing per request.
-        """
-        plan = self._without.get(fn)
-        if plan is None:
-            keep = [i for i, h in enumerate(self.hooks['before_handler']) if h[0] is not fn]
-            plan = self._replace('before_handler',
-                                 tuple(self.hooks['before_handler'][i] for i in keep),
-                                 tuple(self.priorities['before_handler'][i] for i in keep))
-            self._without[fn] = plan
-        return plan
-
-    def with_hook(self, point: str, hook: tuple, priority: Any) -> 'Plan':
-        """A copy of this plan with ``hook`` added at ``point`` by ``priority``.
-
-        Ties keep the order of attachment, as at plan build time.
-        """
-        prios = self.priorities[point]
-        i = len(prios)
-        for j, p in enumerate(prios):
-            if p > priority:
-                i = j
-                break
-        hooks = self.hooks[point]
-        return self._replace(point, hooks[:i] + (hook,) + hooks[i:],
-                             prios[:i] + (priority,) + prios[i:])
-
-    def _replace(self, point: str, hooks: tuple, priorities: tuple) -> 'Plan':
-        all_hooks = dict(self.hooks)
-        all_hooks[point] = hooks
-        all_prios = dict(self.priorities)
-        all_prios[point] = priorities
-        return Plan(self.config, all_hooks,
-                    self.request_attrs + tuple(self.request_dict.items()), self.response_attrs,
-                    self.response_headers, self.error_page, self.sources, all_prios,
-                    self.setups)
-
-
-_NOTHING = object()
-
-
-def _plain_attribute(name: str) -> bool:
-    """Whether ``request.<name>`` is stored in the instance dict (no property or slot)."""
-    from .request_response import Request
-    found = inspect.getattr_static(Request, name, None)
-    return not (hasattr(type(found), '__get__') or hasattr(type(found), '__set__'))
-
-
-def _as_list(value: Any) -> Iterable[Any]:
-    if value is None:
-        return ()
-    return value if isinstance(value, (list, tuple)) else (value,)
-
-
-def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
-               sources: tuple = (), defaults: Any = None) -> Plan:
-    """Turn a route's merged config into a Plan (done once per route).
-
-    ``request.<attr>`` settings whose value is already the class default of
-    ``defaults`` (the Request class) are left out: setting them per request
-    would change nothing.
-    """
-    from .config import check_keys
-    hooks: dict[str, list] = {p: [] for p in HOOK_POINTS}
-    order = 0
-    tool_confs: dict[str, dict[str, dict[str, Any]]] = {}
-    setups: list = []
-    request_attrs = []
-    response_attrs = []
-    response_headers = []
-    error_page: dict[Any, Any] = {}
-    for key, value in config.items():
-        ns, _, rest = key.partition('.')
-        if ns in toolboxes:
-            name, _, arg = rest.partition('.')
-            if arg:
-                tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
-        elif ns == 'request':
-            if defaults is None or getattr(defaults, rest, _NOTHING) is not value:
-                request_attrs.append((rest, value))
-        elif ns == 'response':
-            if rest.startswith('headers.'):
-                response_headers.append((rest[8:], value))
-            else:
-                response_attrs.append((rest, value))
-        elif ns == 'error_page':
-            error_page[rest if rest == 'default' else _int_or(rest)] = value
-        elif ns == 'hooks':
-            if rest not in hooks:
-                raise ValueError('config key %r: unknown hook point %r' % (key, rest))
-            for cb in _as_list(value):
-                hooks[rest].append((50, order, cb, {}, getattr(cb, 'failsafe', False)))
-                order += 1
-    for ns, confs in tool_confs.items():
-        box = toolboxes[ns]
-        check_keys((('%s.%s.%s' % (ns, n, a), None) for n, c in confs.items() for a in c),
-                   'route config', box)
-        for name, conf in confs.items():
-            if not conf.get('on'):
-                continue
-            tool = box.get(name)
-            if type(tool)._setup is not Tool._setup:
-                # A subclass that attaches its own hooks: run its _setup per
-                # request, before on_start_resource, as CherryPy does.
-                setups.append(tool._setup)  # type: ignore[union-attr]
-                continue
-            for point, prio, fn, kw in tool._hooks(conf):  # type: ignore[union-attr]
-                hooks[point].append((prio, order, fn, kw, getattr(fn, 'failsafe', False)))
-                order += 1
-    ordered = {p: sorted(h, key=lambda x: x[:2]) for p, h in hooks.items()}
-    return Plan(config, {p: tuple((fn, kw, fs) for _, _, fn, kw, fs in h)
-                         for p, h in ordered.items()},
-                tuple(request_attrs), tuple(response_attrs), tuple(response_headers),
-                error_page, sources, {p: tuple(x[0] for x in h) for p, h in ordered.items()},
-                tuple(setups))
-
-
-def _int_or(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-#: The plan of a request that failed before routing (no hooks, no config).
-EMPTY_PLAN = Plan({}, {p: () for p in HOOK_POINTS}, (), (), (), {}, ())

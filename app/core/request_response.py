@@ -15,7 +15,8 @@ from . import _serving
 from .errors import HTTPError
 from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
-from .hooks import EMPTY_PLAN, RequestHooks
+from .hooks import RequestHooks
+from .plan import EMPTY_PLAN
 
 __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 
