@@ -106,8 +106,8 @@ def test_seed_004_hello_world_with_only_the_import_changed():
         assert stop(proc) == 0
 
 
-def test_seed_003_tree_mount_engine_start_block():
-    proc, port = start_app_process([os.path.join(PROGRAMS, 'seed003_tree.py')],
+def test_seed_000_tree_mount_engine_start_block():
+    proc, port = start_app_process([os.path.join(PROGRAMS, 'seed000_tree.py')],
                                    env={'HOST': '127.0.0.1'})
     try:
         assert get(port, '/')[:2] == (200, b'HelloWorld')
