@@ -61,14 +61,8 @@ class RequestProxy:
         return obj
 
     def __getattr__(self, name: str) -> Any:
-        # PERF: handlers read ``response.headers`` and friends on every request.
-        req = _current.get()
-        if req is not None:
-            attr = self._attr
-            if attr is None:
-                return getattr(req, name)
-            if attr == 'response':
-                return getattr(req.response, name)
+        # NOTE: known attributes are properties (fast_attributes); this serves
+        # the rest, and raises the clear error outside a request.
         return getattr(self._target(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:

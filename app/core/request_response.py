@@ -6,7 +6,6 @@ Both are built once per request from the WSGI environ; the costly parts
 from __future__ import annotations
 
 import http.cookies
-import time
 from time import time as _time
 import urllib.parse
 from typing import Any
@@ -288,8 +287,7 @@ class Request:
         """Query string and form fields, merged; a repeated field is a list."""
         p = self._params
         if p is None:
-            qs = self.query_string
-            p = self._params = parse_query_string(qs) if qs else {}
+            p = self._params = self.query_params
         return p
 
     @params.setter
@@ -331,13 +329,15 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
 
 
 _template: list = [0, HeaderMap()]
-_new_dict = dict.__new__
 
 
 def _default_headers() -> HeaderMap:
-    # PERF: formatting a date costs more than the rest of the headers; the
-    # default header set is rebuilt once a second and copied per response.
-    now = int(time.time())
+    """The default header set of a response, rebuilt at most once a second.
+
+    PERF: formatting a date costs more than the rest of the headers; each
+    response copies this set.
+    """
+    now = int(_time())
     t = _template
     if t[0] != now:
         h = HeaderMap()
@@ -346,7 +346,7 @@ def _default_headers() -> HeaderMap:
         dict.__setitem__(h, 'Date', HTTPDate(now))
         t[1] = h
         t[0] = now
-    return t[1].copy()
+    return t[1]
 
 
 class Response:
@@ -365,11 +365,7 @@ class Response:
 
     def __init__(self) -> None:
         self.status = 200
-        t = _template
-        if t[0] != int(_time()):
-            _default_headers()
-        self.headers = h = _new_dict(HeaderMap)  # PERF: HeaderMap.copy, inline
-        dict.update(h, t[1])
+        self.headers = _default_headers().copy()
         self.body = None
         self.header_list = None
         self.output_status = None
