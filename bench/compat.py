@@ -31,6 +31,8 @@ from compat_cases import CASES, Step
 from compat_http import Answer, cookie_expired, run_step, start, stop, wait_ready
 from servers import HERE, ensure_venv
 
+# NOTE: tests/test_process.py runs compat_programs/tree_engine.py too (with
+# cherrypy aliased to app.core): a rename there needs one in that test.
 PROGRAMS = os.path.join(HERE, 'compat_programs')
 FRAMEWORKS = ('core', 'cherrypy')
 SESSION_COOKIES = {'session_id'}

@@ -194,8 +194,8 @@ CASES: dict[str, list[Step]] = {
         S('GET', '/octets', GZ), S('GET', '/listbody'), S('GET', '/empty'),
         S('HEAD', '/', GZ),
     ],
-    'seed000_tree': [S('GET', '/'), S('GET', '/index'), S('GET', '/missing'),
-                     S('POST', '/', body='x=1', note='unexpected form field')],
+    'tree_engine': [S('GET', '/'), S('GET', '/index'), S('GET', '/missing'),
+                    S('POST', '/', body='x=1', note='unexpected form field')],
     # CherryPy's own tutorial programs, run from the installed cherrypy/tutorial/
     # of the bench venv, unchanged (see compat.program_path).
     'tut01_helloworld': [S('GET', '/'), S('GET', '/nothing')],

@@ -1,4 +1,8 @@
-"""tools.auth_basic and tools.auth_digest, configured exactly as seed 004 shows."""
+"""tools.auth_basic and tools.auth_digest as CherryPy programs configure them.
+
+A protected area under a public root: Basic with a realm and a checkpassword
+callable, Digest with a realm, ``get_ha1_dict_plain`` and a key.
+"""
 from __future__ import annotations
 
 import base64

@@ -31,7 +31,7 @@ def _fresh_caches(monkeypatch):
 
 
 class WebSvc:
-    """Seed 002's service: a costly call, and a few variations for the tests."""
+    """A service whose call is costly (quadruple sleeps), and a few variations for the tests."""
 
     def __init__(self):
         self.calls = 0

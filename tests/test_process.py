@@ -1,4 +1,4 @@
-"""Whole processes: python -m app, the seed programs, and graceful signals."""
+"""Whole processes: python -m app, standalone CherryPy-style programs, graceful signals."""
 from __future__ import annotations
 
 import http.client
@@ -15,6 +15,12 @@ import pytest
 from helpers import ROOT, free_port, start_app_process
 
 PROGRAMS = os.path.join(ROOT, 'tests', 'programs')
+# bench/compat.py runs the programs in bench/compat_programs/ on app.core and on
+# CherryPy, so they say ``import cherrypy``; the tests that need one run it from
+# there with ``cherrypy`` aliased to app.core (AS_CHERRYPY), not from a copy.
+COMPAT_PROGRAMS = os.path.join(ROOT, 'bench', 'compat_programs')
+AS_CHERRYPY = ('import runpy, sys, app.core; sys.modules["cherrypy"] = app.core; '
+               'runpy.run_path(sys.argv[1], run_name="__main__")')
 
 
 def get(port: int, path: str, timeout: float = 10) -> tuple[int, bytes, dict]:
@@ -96,8 +102,8 @@ def test_sigterm_during_start_up_exits_cleanly():
     assert code == 0
 
 
-def test_seed_004_hello_world_with_only_the_import_changed():
-    proc, port = start_app_process([os.path.join(PROGRAMS, 'seed004_hello.py')])
+def test_hello_world_with_only_the_import_changed():
+    proc, port = start_app_process([os.path.join(PROGRAMS, 'hello.py')])
     try:
         status, body, headers = get(port, '/')
         assert (status, body) == (200, b'Hello World!')
@@ -106,8 +112,9 @@ def test_seed_004_hello_world_with_only_the_import_changed():
         assert stop(proc) == 0
 
 
-def test_seed_000_tree_mount_engine_start_block():
-    proc, port = start_app_process([os.path.join(PROGRAMS, 'seed000_tree.py')],
+def test_tree_mount_then_engine_start_and_block():
+    proc, port = start_app_process(['-c', AS_CHERRYPY,
+                                    os.path.join(COMPAT_PROGRAMS, 'tree_engine.py')],
                                    env={'HOST': '127.0.0.1'})
     try:
         assert get(port, '/')[:2] == (200, b'HelloWorld')
@@ -115,14 +122,15 @@ def test_seed_000_tree_mount_engine_start_block():
         assert stop(proc) == 0
 
 
-def test_seed_001_landing_healthcheck_and_static_logo(tmp_path):
+def test_configured_landing_healthcheck_and_static_logo(tmp_path):
     logo = tmp_path / 'logo.png'
     shutil.copy(os.path.join(ROOT, 'app', 'static', 'logo.png'), logo)
     (tmp_path / 'prod.conf').write_text(
         '[/logo.png]\ntools.staticfile.on = True\ntools.staticfile.filename = "%s"\n' % logo)
     port = free_port()
+    # the program sets 0.0.0.0:80 in code; HOST and PORT from the environment win
     env = dict(os.environ, PORT=str(port), HOST='127.0.0.1', PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, os.path.join(PROGRAMS, 'seed001_run.py')],
+    proc = subprocess.Popen([sys.executable, os.path.join(PROGRAMS, 'configured_landing.py')],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:

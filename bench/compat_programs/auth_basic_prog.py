@@ -1,4 +1,4 @@
-"""Seed 004: HTTP Basic authentication on a protected area."""
+"""HTTP Basic authentication on a protected area."""
 import cherrypy
 from cherrypy.lib import auth_basic
 

@@ -1,4 +1,4 @@
-"""Seed 002: the caching tool in front of a costly call."""
+"""The caching tool in front of a costly call: repeats are answered from the cache."""
 import time
 
 import cherrypy

@@ -1,4 +1,4 @@
-"""Seed 004: config from a .conf file, a custom section, _cp_config and decorators."""
+"""Config from a .conf file, a custom section, _cp_config and decorators."""
 import cherrypy
 
 

@@ -1,4 +1,4 @@
-"""Seed 004: the extended cookie example, plus deleting a cookie."""
+"""Setting a cookie with path, max-age and version, reading them back, deleting one."""
 import cherrypy
 
 

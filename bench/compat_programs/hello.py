@@ -1,4 +1,4 @@
-"""Seed 004: the one-minute application."""
+"""The smallest program: quickstart of a root whose index says "Hello World!"."""
 import cherrypy
 
 

@@ -1,4 +1,4 @@
-"""Seed 004: json_in and json_out."""
+"""json_in and json_out."""
 import cherrypy
 
 

@@ -1,8 +1,8 @@
-"""Seed 001: the landing page, a health check, trailing_slash off, prod.conf.
+"""A landing page, a health check, trailing_slash off, a logo from prod.conf.
 
-The seed's host and port (0.0.0.0:80) are left out: the harness binds
-127.0.0.1 on a free port. staticfile.root makes prod.conf's file path
-relative, where the seed used an absolute "/logo.png".
+No host or port here (a deployed program would set 0.0.0.0:80): the harness
+binds 127.0.0.1 on a free port. staticfile.root makes prod.conf's file path
+relative to this directory, so the logo is found wherever the repo lives.
 """
 import os
 
@@ -23,7 +23,8 @@ class Landing(object):
         return "<html><body>scripted landing</body></html>"
 
 
-# The config.update is optional, but this will prevent scaling issues in a moment
+# Optional, but a load balancer that keeps a connection open to every cluster
+# node holds one thread per node: 100 threads, where 10 would starve.
 cherrypy.config.update({
     'server.thread_pool': 100,  # 10 is default
     'tools.trailing_slash.on': False,  # True is default

@@ -1,4 +1,4 @@
-"""Seed 004: several applications via tree.mount, each with its own config."""
+"""Several applications via tree.mount, each with its own config."""
 import cherrypy
 
 

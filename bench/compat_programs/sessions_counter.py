@@ -1,4 +1,4 @@
-"""Seed 004: a session counter (RAM sessions), and expiring the session."""
+"""A session counter (RAM sessions), and expiring the session."""
 import cherrypy
 from cherrypy.lib import sessions
 

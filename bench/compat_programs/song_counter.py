@@ -1,4 +1,8 @@
-"""Seed 002: Eric's song counter on the MethodDispatcher (py2 iteritems -> items)."""
+"""A REST song counter on the MethodDispatcher: GET/POST per song, GET/DELETE on the root.
+
+Handlers are named after HTTP methods, so the dispatcher answers 405 with an Allow
+header for the others. Python 2's ``counts.iteritems()`` is ``counts.items()``.
+"""
 from collections import defaultdict
 
 import cherrypy

@@ -1,4 +1,4 @@
-"""Seed 004: staticfile, staticdir with an index, and serve_file downloads."""
+"""staticfile, staticdir with an index, and serve_file downloads."""
 import os
 
 import cherrypy

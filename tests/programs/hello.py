@@ -1,3 +1,4 @@
+"""CherryPy's hello world with only its import changed to ``app.core``."""
 import app.core as cherrypy
 
 class Root(object):
