@@ -44,13 +44,15 @@ def _start() -> None:
     req = cherrypy.serving.request
     h = req.handler
     name = getattr(h, '__qualname__', None) or type(h).__name__
-    req._metrics = (time.perf_counter(), name)
+    if req.extra is None:
+        req.extra = {}
+    req.extra['metrics'] = (time.perf_counter(), name)
 
 
 def _end() -> None:
     req = cherrypy.serving.request
-    started = getattr(req, '_metrics', None)
-    if started is None:
+    started = req.extra and req.extra.get('metrics')
+    if not started:
         return
     t0, name = started
     code = str(req.response.status).split(' ', 1)[0]
@@ -60,15 +62,19 @@ def _end() -> None:
     LATENCY.labels(name).observe(time.perf_counter() - t0)
 
 
+_end.failsafe = True  # type: ignore[attr-defined]
+
+
 class MetricsTool(cherrypy.Tool):
     """Times each request from on_start_resource to on_end_request."""
 
     def __init__(self) -> None:
         super().__init__('on_start_resource', _start, priority=10)
 
-    def _hooks(self, conf: dict) -> list:
-        return [('on_start_resource', 10, _start, {}),
-                ('on_end_request', 90, _end, {})]
+    def route_hooks(self, conf: dict) -> list[cherrypy.ToolHook]:
+        """Start the clock first thing; stop it after the other end-of-request hooks."""
+        return [cherrypy.ToolHook('on_start_resource', 10, _start, {}),
+                cherrypy.ToolHook('on_end_request', 90, _end, {})]
 
 
 def exposition() -> tuple[str, bytes]:
@@ -77,4 +83,3 @@ def exposition() -> tuple[str, bytes]:
 
 
 cherrypy.tools.metrics = MetricsTool()
-_end.failsafe = True  # type: ignore[attr-defined]

@@ -50,7 +50,7 @@ KNOWN_DIFFERENCES: list[tuple[str, str, str, str]] = [
      "CherryPy merges node by node (_cp_config, then that node's [/path]), so there a "
      "[/path] section beats the _cp_config of its own and parent nodes"),
     ('*', '*', 'header server',
-     "deliberate: app.core says 'Server: app.core' (cheroot's own name on the tree's "
+     "deliberate: app.core says 'Server: app.core/<version>' (cheroot's own name on the tree's "
      "404), CherryPy 'CherryPy/18.10.0'"),
     ('multi_apps', 'GET /*', 'body|header content-type|header transfer-encoding',
      'deliberate: a path no application serves is 404 text/plain "Not Found" with a '

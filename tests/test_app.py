@@ -105,3 +105,14 @@ def test_production_config_shares_sessions_across_pods_through_memcached(memcach
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
             proc.stdout.close()
+
+
+def test_an_error_under_static_drops_the_routes_cache_headers():
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    ok = call(None, '/static/style.css')
+    assert ok.status == 200 and ok.headers['Cache-Control'] == 'public, max-age=300'
+    for path in ('/static/missing.css', '/static/../app.py'):
+        r = call(None, path)
+        assert r.status in (403, 404), (path, r.status)
+        assert 'Cache-Control' not in r.headers, (path, r.headers)
+        assert r.headers['Content-Type'] == 'text/html;charset=utf-8'

@@ -261,7 +261,7 @@ def test_engine_unsubscribe_graceful_reopen_files(tmp_path):
     assert len(again) == 1 and again[0] is not handler[0]  # reopened
 
 
-# -- dictConfig routing (seed 004's LOG_CONF) ---------------------------------------
+# -- dictConfig routing: cherrypy.access and cherrypy.error to their own files ---------
 
 def log_conf(tmp_path) -> dict:
     def rotating(name):
@@ -362,5 +362,30 @@ def test_loggers_are_the_cherrypy_names():
     assert cherrypy.log.error_log is logging.getLogger('cherrypy.error')
     assert cherrypy.log.access_log is logging.getLogger('cherrypy.access')
     assert cherrypy.log.error_log.level == logging.INFO
-    assert callable(cherrypy.log) and cherrypy.log.__call__ == cherrypy.log.error
+    assert callable(cherrypy.log)
     assert sys.modules['app.core.logs'].log is cherrypy.log
+
+
+def test_log_error_defaults_to_error_and_log_to_info(caplog):
+    with caplog.at_level(logging.DEBUG, logger='cherrypy.error'):
+        cherrypy.log.error('disk full', 'TEST')
+        cherrypy.log('started', 'TEST')
+        cherrypy.log.error('just a note', 'TEST', logging.INFO)
+    levels = {r.getMessage().split(' ', 1)[1]: r.levelno for r in caplog.records}
+    assert levels == {'TEST disk full': logging.ERROR, 'TEST started': logging.INFO,
+                      'TEST just a note': logging.INFO}
+
+
+def test_a_file_body_writes_one_access_line(tmp_path, caplog):
+    page = tmp_path / 'page.txt'
+    page.write_bytes(b'x' * 5000)
+    caplog.set_level(logging.INFO, logger='cherrypy.access')
+
+    class Root:
+        pass
+    cherrypy.tree.mount(Root(), '', {'/page.txt': {'tools.staticfile.on': True,
+                                                   'tools.staticfile.filename': str(page)}})
+    r = call(None, '/page.txt')
+    assert r.status == 200 and len(r.body) == 5000
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == 'cherrypy.access']
+    assert len(lines) == 1 and '"GET /page.txt HTTP/1.1" 200 5000' in lines[0]

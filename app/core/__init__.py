@@ -19,7 +19,7 @@ from .dispatch import expose, popargs
 from .engine import Engine
 from .errors import (CherryPyException, HTTPError, HTTPRedirect, InternalRedirect,
                      NotFound, TimeoutError)
-from .hooks import HandlerTool, Tool, Toolbox
+from .hooks import HandlerTool, Tool, Toolbox, ToolHook
 from .logs import log
 from .server import Server
 from .tree import Tree
@@ -28,10 +28,12 @@ from . import dispatch, lib  # noqa: F401  (cherrypy.dispatch.MethodDispatcher)
 __all__ = ['expose', 'popargs', 'tree', 'config', 'engine', 'server', 'quickstart',
            'request', 'response', 'session', 'serving', 'tools', 'log', 'url',
            'HTTPError', 'HTTPRedirect', 'NotFound', 'InternalRedirect',
-           'CherryPyException', 'TimeoutError', 'Tool', 'HandlerTool', 'Toolbox',
+           'CherryPyException', 'TimeoutError', 'Tool', 'HandlerTool', 'Toolbox', 'ToolHook',
            'Application', 'Tree', 'Engine', 'Server', 'Config', 'ConfigError',
            'dispatch', 'lib', '__version__']
 
+# NOTE: CherryPy's version, not ours (errors.VERSION): CherryPy programs read
+# it to tell which CherryPy API they run on.
 __version__ = '18.10.0'
 
 config = Config()

@@ -66,10 +66,26 @@ class RequestProxy:
         return getattr(self._target(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._target(), name, value)
+        target = self._target()
+        try:
+            setattr(target, name, value)
+        except AttributeError:
+            # NOTE: a name the class does not declare (a CherryPy program's
+            # own attribute) is kept in the target's ``extra`` dict.
+            cls = type(target)
+            if hasattr(cls, name) or not hasattr(cls, 'extra'):
+                raise
+            if target.extra is None:
+                target.extra = {}
+            target.extra[name] = value
 
     def __delattr__(self, name: str) -> None:
-        delattr(self._target(), name)
+        target = self._target()
+        extra = getattr(type(target), 'extra', None) and target.extra
+        if extra and name in extra:
+            del extra[name]
+        else:
+            delattr(target, name)
 
     # Mapping protocol, for ``session['key']``.
     def __getitem__(self, key: Any) -> Any:

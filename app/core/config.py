@@ -30,7 +30,9 @@ import os
 import threading
 from typing import Any, Iterable, Mapping
 
-__all__ = ['Config', 'ConfigError', 'parse_file', 'as_dict', 'unrepr',
+from .dispatch import Dispatcher
+
+__all__ = ['Config', 'ConfigError', 'parse_file', 'as_dict', 'unrepr', 'resolve',
            'merge', 'env_overrides', 'check_keys', 'SERVER_KEYS', 'ENGINE_KEYS']
 
 
@@ -56,10 +58,6 @@ ENGINE_KEYS = frozenset('''
     autoreload timeout_monitor signal_handler signals SIGHUP SIGTERM SIGUSR1
     drain_seconds deadlock_poll_freq
 '''.split())
-
-#: Top-level namespaces; a key outside these (and not a bare known key) is
-#: kept but not checked, as CherryPy does for custom namespaces.
-KNOWN_BARE = frozenset({'environment'})
 
 _REF_ALIASES = (('cherrypy.', 'app.core.'),)
 
@@ -100,7 +98,8 @@ environments: dict[str, dict[str, Any]] = {
 }
 
 
-def _resolve(dotted: str) -> Any:
+def resolve(dotted: str) -> Any:
+    """Import and return what a dotted name (``cherrypy.x.y`` or ``app.core.x.y``) names."""
     for old, new in _REF_ALIASES:
         if dotted.startswith(old):
             dotted = new + dotted[len(old):]
@@ -141,7 +140,6 @@ def _may_call(target: Any) -> bool:
         return False
     if (target.__module__ or '').startswith('app.core'):
         return True
-    from .dispatch import Dispatcher
     return issubclass(target, Dispatcher)
 
 
@@ -172,14 +170,14 @@ def unrepr(text: str) -> Any:
             kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
         except ValueError:
             raise ConfigError('%r: call arguments must be literals' % (text,)) from None
-        target = _resolve(name)
+        target = resolve(name)
         if not _may_call(target):
             raise ConfigError('%r: only app.core classes and dispatchers may be called '
                               'in config, and %r is not one' % (text, name))
         return target(*args, **kwargs)
     name = _dotted_name(node)
     if name is not None and '.' in name:
-        return _resolve(name)
+        return resolve(name)
     raise ConfigError('%r is not a Python literal (quote strings)' % (text,))
 
 

@@ -1,20 +1,26 @@
 """Exceptions that carry an HTTP answer, and the one error page renderer."""
 from __future__ import annotations
 
+import contextlib
 import html
+import logging
 import sys
 import traceback as _traceback
 import urllib.parse
-from typing import Any
+from typing import Any, Iterator
 
-from .lib.httputil import valid_status
 from . import _serving
+from .lib.httputil import valid_status
+from .logs import log
 
 __all__ = ['CherryPyException', 'HTTPError', 'HTTPRedirect', 'NotFound',
            'InternalRedirect', 'TimeoutError', 'format_exc', 'get_error_page',
-           'VERSION']
+           'NAME', 'VERSION', 'SERVER']
 
-VERSION = '18.10.0-app.core'
+#: What the core calls itself: in error pages and the ``Server`` header.
+NAME = 'app.core'
+VERSION = '0.1.0'
+SERVER = '%s/%s' % (NAME, VERSION)
 
 ERROR_TEMPLATE = '''<!DOCTYPE html PUBLIC
 "-//W3C//DTD XHTML 1.0 Transitional//EN"
@@ -41,7 +47,7 @@ ERROR_TEMPLATE = '''<!DOCTYPE html PUBLIC
         <pre id="traceback">%(traceback)s</pre>
     <div id="powered_by">
       <span>
-        Powered by <a href="http://www.cherrypy.dev">CherryPy %(version)s</a>
+        Powered by %(server)s
       </span>
     </div>
     </body>
@@ -179,10 +185,8 @@ class HTTPError(CherryPyException):
     def handle(cls, exception: type | tuple, status: int = 500,
                message: str = ''):
         """Context manager that turns ``exception`` into this HTTPError."""
-        import contextlib
-
         @contextlib.contextmanager
-        def _cm():
+        def _cm() -> Iterator[None]:
             try:
                 yield
             except exception as ex:
@@ -222,7 +226,7 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
     status = '%s %s' % (code, reason)
     # NOTE: escaped as CherryPy does (quotes left alone).
     kwargs = {'status': html.escape(status, False), 'message': html.escape(message or '', False),
-              'traceback': html.escape(tb or '', False), 'version': VERSION}
+              'traceback': html.escape(tb or '', False), 'version': VERSION, 'server': SERVER}
     page: Any = None
     if req is not None:
         pages = req.error_page
@@ -237,21 +241,30 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
                 template = f.read().decode('utf-8')
             return (template % kwargs).encode('utf-8')
         except Exception as ex:  # NOTE: a broken error page must not hide the error
-            from .logs import log
-            log('error_page for %s failed: %r' % (code, ex), 'HTTP', 40, traceback=True)
+            log.error('error_page for %s failed: %r' % (code, ex), 'HTTP', logging.ERROR,
+                      traceback=True)
             kwargs['message'] += '<br />In addition, the custom error page failed:\n<br />%s' % (
                 html.escape(repr(ex)),)
     return (ERROR_TEMPLATE % kwargs).encode('utf-8')
 
 
-def clean_headers(status: int, response: Any) -> None:
-    """Drop entity headers that must not go with an error status (as CherryPy).
+#: Headers that describe the resource or how to cache it: an error page is
+#: neither, so an error response drops them (the route may have set them).
+_NOT_FOR_ERRORS = ('Accept-Ranges', 'Age', 'ETag', 'Location', 'Retry-After', 'Vary',
+                   'Content-Encoding', 'Content-Length', 'Expires', 'Content-Location',
+                   'Content-MD5', 'Last-Modified', 'Cache-Control', 'Pragma',
+                   'Content-Disposition', 'Content-Language')
 
-    A 416 keeps its ``Content-Range`` (``bytes */length``).
+
+def clean_headers(status: int, response: Any) -> None:
+    """Drop the headers that must not go with an error page.
+
+    CherryPy's list, plus the caching headers a route sets for its content
+    (``Cache-Control``, ``Pragma``): an error must not be cached as the
+    resource was meant to be. A 416 keeps its ``Content-Range``
+    (``bytes */length``).
     """
-    for key in ('Accept-Ranges', 'Age', 'ETag', 'Location', 'Retry-After',
-                'Vary', 'Content-Encoding', 'Content-Length', 'Expires',
-                'Content-Location', 'Content-MD5', 'Last-Modified'):
+    for key in _NOT_FOR_ERRORS:
         response.headers.pop(key, None)
     if status != 416:
         response.headers.pop('Content-Range', None)

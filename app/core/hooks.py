@@ -1,63 +1,146 @@
-"""Hook points, tools, the toolbox, and per-request hooks.
+"""Hook points, the built-in tools' priorities, Tool, the toolbox, request.hooks.
 
-A *tool* is a callable attached to a named hook point, switched on by config
+A *tool* is a callable hung on a named hook point, switched on by config
 (``tools.<name>.on``) or by its decorator, which only tags the handler's
-``_cp_config``. The handler itself is never wrapped.
+``_cp_config``. The handler itself is never wrapped. Tools become per-route
+*plans* (``plan.py``): built once per route, plans are the only place that
+reads tool config keys, sorts hooks or looks tools up.
 
-Tools become per-route *plans* (``plan.py``): built once per route, they
-are the only place that reads config keys, sorts hooks or looks tools up.
+Writing a tool: ``Tool(point, callable)`` hangs one callable; a subclass
+that overrides ``route_hooks`` hangs several (sessions, caching and the
+application's metrics tool do). CherryPy's own extension points work too:
+a ``Tool`` subclass whose ``_setup`` attaches hooks per request with
+``request.hooks.attach``, and ``HandlerTool``.
 
-Tool priorities, lowest runs first within a hook point (CherryPy's values):
+Built-in tools run in the order of ``PRIORITIES`` (lowest first within a
+hook point; CherryPy's values). ``tests/test_tool_priorities.py`` checks
+this table against the toolbox and against the rendering below:
 
-====================  ===================  ========
-tool                  hook point           priority
-====================  ===================  ========
-autovary              on_start_resource        0
-proxy                 before_request_body     30
-json_in               before_request_body     30
-sessions (init)       before_request_body     50
-sessions (lock,early) before_request_body     60
-decode, referer       before_request_body     50
-auth_basic            before_handler           1
-auth_digest           before_handler           1
-params                before_handler          15
-caching (get)         before_handler          20
-staticdir, staticfile before_handler          50
-sessions (lock)       before_handler          50
-trailing_slash        before_handler          60
-json_out              before_finalize         30
-sessions (save)       before_finalize         50
-expires               before_finalize         50
-encode                before_finalize         70
-etags                 before_finalize         75
-gzip                  before_finalize         80
-caching (store)       before_finalize        100
-log_tracebacks        before_error_response   50
-sessions (close)      on_end_request          50
-caching (release)     on_end_request          50
-====================  ===================  ========
+.. priority-table
 
-Custom hooks from config (``hooks.<point>``) and tools without a priority
-take 50. Ties keep the order of attachment.
+====================  =====================  ========
+tool                  hook point             priority
+====================  =====================  ========
+autovary              on_start_resource             0
+allow                 on_start_resource            50
+response_headers      on_start_resource            50
+redirect              on_start_resource            50
+accept                on_start_resource            50
+proxy                 before_request_body          30
+json_in               before_request_body          30
+sessions              before_request_body          50
+referer               before_request_body          50
+ignore_headers        before_request_body          50
+sessions.lock_early   before_request_body          60
+auth_basic            before_handler                1
+auth_digest           before_handler                1
+caching               before_handler               20
+staticdir             before_handler               50
+staticfile            before_handler               50
+sessions.lock         before_handler               50
+trailing_slash        before_handler               60
+json_out              before_finalize              30
+flatten               before_finalize              50
+expires               before_finalize              50
+sessions.save         before_finalize              50
+encode                before_finalize              70
+gzip                  before_finalize              80
+autovary.vary         before_finalize              95
+caching.store         before_finalize             100
+log_tracebacks        before_error_response        50
+log_headers           before_error_response        50
+caching.release       on_end_request               50
+sessions.close        on_end_request               50
+====================  =====================  ========
 
-Per request, ``request.hooks.attach(point, callback, priority=...)`` adds a
-hook for that request only (a copy of the route's plan); a Tool subclass
-that overrides ``_setup`` (CherryPy's way to attach several hooks) has it
-called per request, before ``on_start_resource``.
+.. end-priority-table
+
+``name.role`` rows are the further hooks of a tool with several.
+``encode`` is applied by the core while finalizing, at its place in this
+order. Custom hooks from config (``hooks.<point>``), tools without a
+priority and ``request.hooks.attach`` without one take 50. Ties keep the
+order of attachment.
 """
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
-__all__ = ['HOOK_POINTS', 'Tool', 'HandlerTool', 'Toolbox', 'RequestHooks']
+from . import _serving
+from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
+from .logs import log
 
-#: The lifecycle, in order. ``Application.respond`` runs them.
+if TYPE_CHECKING:
+    from .request_response import Request
+
+__all__ = ['HOOK_POINTS', 'PRIORITIES', 'ToolHook', 'Tool', 'HandlerTool', 'Toolbox',
+           'RequestHooks', 'run_hooks', 'priority_table']
+
+#: The lifecycle, in order. ``cycle.serve`` runs them.
 HOOK_POINTS = ('on_start_resource', 'before_request_body', 'before_handler',
                'before_finalize', 'on_end_resource', 'before_error_response',
                'after_error_response', 'on_end_request')
 
-Hook = tuple  # (priority, order, callable, kwargs, failsafe)
+#: The built-in tools' hooks: ``name`` or ``name.role`` -> (hook point, priority).
+#: The one place these numbers live; tools read theirs from here.
+PRIORITIES: dict[str, tuple[str, int]] = {
+    'autovary': ('on_start_resource', 0),
+    'allow': ('on_start_resource', 50),
+    'response_headers': ('on_start_resource', 50),
+    'redirect': ('on_start_resource', 50),
+    'accept': ('on_start_resource', 50),
+    'proxy': ('before_request_body', 30),
+    'json_in': ('before_request_body', 30),
+    'sessions': ('before_request_body', 50),
+    'referer': ('before_request_body', 50),
+    'ignore_headers': ('before_request_body', 50),
+    'sessions.lock_early': ('before_request_body', 60),
+    'auth_basic': ('before_handler', 1),
+    'auth_digest': ('before_handler', 1),
+    'caching': ('before_handler', 20),
+    'staticdir': ('before_handler', 50),
+    'staticfile': ('before_handler', 50),
+    'sessions.lock': ('before_handler', 50),
+    'trailing_slash': ('before_handler', 60),
+    'json_out': ('before_finalize', 30),
+    'flatten': ('before_finalize', 50),
+    'expires': ('before_finalize', 50),
+    'sessions.save': ('before_finalize', 50),
+    'encode': ('before_finalize', 70),
+    'gzip': ('before_finalize', 80),
+    'autovary.vary': ('before_finalize', 95),
+    'caching.store': ('before_finalize', 100),
+    'log_tracebacks': ('before_error_response', 50),
+    'log_headers': ('before_error_response', 50),
+    'caching.release': ('on_end_request', 50),
+    'sessions.close': ('on_end_request', 50),
+}
+
+
+def priority_table() -> str:
+    """``PRIORITIES`` as the reStructuredText table in this module's docstring."""
+    rule = '=' * 20 + '  ' + '=' * 21 + '  ' + '=' * 8
+    rows = [rule, '%-20s  %-21s  %s' % ('tool', 'hook point', 'priority'), rule]
+    rows += ['%-20s  %-21s  %8d' % (name, point, prio) for name, (point, prio)
+             in sorted(PRIORITIES.items(), key=lambda kv: (HOOK_POINTS.index(kv[1][0]),
+                                                           kv[1][1]))]
+    rows.append(rule)
+    return '\n'.join(rows)
+
+
+class ToolHook(NamedTuple):
+    """One hook a tool hangs on a route: ``callback(**kwargs)`` at ``point``."""
+
+    point: str
+    priority: int
+    callback: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+
+def _check_point(point: str) -> None:
+    if point not in HOOK_POINTS:
+        raise ValueError('unknown hook point %r (one of %s)' % (point, ', '.join(HOOK_POINTS)))
 
 
 class Tool:
@@ -72,9 +155,7 @@ class Tool:
 
     def __init__(self, point: str, callable: Callable[..., Any],
                  name: str | None = None, priority: int = 50) -> None:
-        if point not in HOOK_POINTS:
-            raise ValueError('unknown hook point %r (one of %s)'
-                             % (point, ', '.join(HOOK_POINTS)))
+        _check_point(point)
         self._point = point
         self.callable = callable
         self._name = name
@@ -118,17 +199,32 @@ class Tool:
             return f
         return tool_decorator
 
+    def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
+        """The hooks this tool hangs on a route whose config switches it on.
+
+        ``conf`` holds the route's ``tools.<name>.<arg>`` values by ``arg``
+        (``on`` and ``priority`` included). Called once per route, when its
+        plan is built; an exception here fails that route's requests with a
+        500 naming the problem. Override it to hang hooks at several points,
+        each a ``ToolHook(point, priority, callback, kwargs)``.
+        """
+        kwargs = dict(conf)
+        kwargs.pop('on', None)
+        p = kwargs.pop('priority', None)
+        if p is None:
+            p = getattr(self.callable, 'priority', self._priority)
+        return [ToolHook(self._point, p, self.callable, kwargs)]
+
     def _merged_args(self, d: dict[str, Any] | None = None) -> dict[str, Any]:
         """This tool's arguments for the current request: ``d``, then config.
 
         As CherryPy's: ``priority`` stays in, ``on`` is dropped.
         """
-        from . import _serving
         conf = dict(d) if d else {}
         prefix = '%s.%s.' % (self.namespace, self._name)
         n = len(prefix)
         conf.update((k[n:], v) for k, v in _serving.current().config.items()
-                     if k.startswith(prefix))
+                    if k.startswith(prefix))
         conf.pop('on', None)
         return conf
 
@@ -143,19 +239,11 @@ class Tool:
         p = conf.pop('priority', None)
         if p is None:
             p = getattr(self.callable, 'priority', self._priority)
-        _current_hooks().attach(self._point, self._hook_callable(), priority=p, **conf)
+        RequestHooks(_serving.current()).attach(self._point, self._hook_callable(),
+                                                priority=p, **conf)
 
     def _hook_callable(self) -> Callable[..., Any]:
         return self.callable
-
-    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Callable, dict]]:
-        """Return ``[(point, priority, callable, kwargs)]`` for a route's config."""
-        conf = dict(conf)
-        conf.pop('on', None)
-        p = conf.pop('priority', None)
-        if p is None:
-            p = getattr(self.callable, 'priority', self._priority)
-        return [(self._point, p, self.callable, conf)]
 
 
 class HandlerTool(Tool):
@@ -172,10 +260,7 @@ class HandlerTool(Tool):
 
     def handler(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         """Return an exposed page handler that runs this tool."""
-        from .errors import NotFound
-
         def handle_func(*a: Any, **kw: Any) -> Any:
-            from . import _serving
             if not self.callable(*args, **self._merged(kwargs)):
                 raise NotFound()
             return _serving.current().response.body
@@ -183,7 +268,6 @@ class HandlerTool(Tool):
         return handle_func
 
     def _merged(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        from . import _serving
         req = _serving.current()
         prefix = '%s.%s.' % (self.namespace, self._name)
         conf = {k[len(prefix):]: v for k, v in req.config.items() if k.startswith(prefix)}
@@ -192,10 +276,10 @@ class HandlerTool(Tool):
         conf.update(kwargs)
         return conf
 
-    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Callable, dict]]:
-        hooks = super()._hooks(conf)
-        point, p, fn, kw = hooks[0]
-        return [(point, p, _HandlerToolCall(fn), kw)]
+    def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
+        """The tool's one ``before_handler`` hook, which skips the handler on True."""
+        hook = super().route_hooks(conf)[0]
+        return [hook._replace(callback=_HandlerToolCall(hook.callback))]
 
     def _hook_callable(self) -> Callable[..., Any]:
         return _HandlerToolCall(self.callable)
@@ -212,8 +296,58 @@ class _HandlerToolCall:
 
     def __call__(self, **kwargs: Any) -> None:
         if self.fn(**kwargs):
-            from . import _serving
             _serving.current().handler = None
+
+
+class SettingsTool(Tool):
+    """A tool without hooks whose settings the core applies itself (``tools.encode``).
+
+    ``keys`` are the ``tools.<name>.<key>`` names it accepts.
+    """
+
+    def __init__(self, point: str, keys: tuple[str, ...], priority: int = 50) -> None:
+        super().__init__(point, _no_hook, priority=priority)
+        self.keys = frozenset(keys)
+
+    def accepts(self, arg: str) -> bool:
+        """True for ``on``, ``priority`` and this tool's ``keys``."""
+        return arg in ('on', 'priority') or arg in self.keys
+
+    def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
+        """None: the core reads this tool's settings from the route's plan."""
+        return []
+
+
+def _no_hook() -> None:
+    """A settings tool hangs nothing; this is never run."""
+
+
+def run_hooks(request: Request, point: str) -> None:
+    """Run the callbacks at ``point`` of ``request``'s plan, in order.
+
+    After one fails, only the failsafe ones run, then the first failure is
+    raised. HTTP answers (HTTPError, HTTPRedirect, InternalRedirect) are
+    raised at once.
+    """
+    hooks = request.plan.hooks[point]
+    if len(hooks) == 1:
+        # PERF: the common case; an exception propagates as it would below.
+        fn, kw, _failsafe = hooks[0]
+        fn(**kw)
+        return
+    exc = None
+    for fn, kw, failsafe in hooks:
+        if exc is None or failsafe:
+            try:
+                fn(**kw)
+            except (HTTPRedirect, HTTPError, InternalRedirect, KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as ex:
+                if exc is None:
+                    exc = ex
+                log.error('hook %s failed' % (point,), 'HOOK', logging.ERROR, traceback=True)
+    if exc is not None:
+        raise exc
 
 
 class RequestHooks:
@@ -225,15 +359,13 @@ class RequestHooks:
 
     __slots__ = ('request',)
 
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Request) -> None:
         self.request = request
 
     def attach(self, point: str, callback: Callable[..., Any], failsafe: bool | None = None,
                priority: Any = None, **kwargs: Any) -> None:
         """Run ``callback(**kwargs)`` at ``point`` for this request."""
-        if point not in HOOK_POINTS:
-            raise ValueError('unknown hook point %r (one of %s)'
-                             % (point, ', '.join(HOOK_POINTS)))
+        _check_point(point)
         if failsafe is None:
             failsafe = getattr(callback, 'failsafe', False)
         if priority is None:
@@ -245,18 +377,12 @@ class RequestHooks:
         """The callbacks at ``point``, in the order they run."""
         return [fn for fn, _kw, _fs in self.request.plan.hooks[point]]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(HOOK_POINTS)
 
     def run(self, point: str) -> None:
         """Run the callbacks at ``point`` now (after a failure, failsafe ones only)."""
-        from .application import _run
-        _run(self.request, point)
-
-
-def _current_hooks() -> RequestHooks:
-    from . import _serving
-    return RequestHooks(_serving.current())
+        run_hooks(self.request, point)
 
 
 class Toolbox:
@@ -285,5 +411,5 @@ class Toolbox:
     def __contains__(self, name: str) -> bool:
         return name in self._tools
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._tools)

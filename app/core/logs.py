@@ -54,15 +54,18 @@ class LogManager:
         """The time as the logs show it: ``[22/Nov/2026:03:57:12]``."""
         return datetime.datetime.now().strftime('[%d/%b/%Y:%H:%M:%S]')
 
-    def error(self, msg: str = '', context: str = '', severity: int = logging.INFO,
+    def error(self, msg: str = '', context: str = '', severity: int = logging.ERROR,
               traceback: bool = False) -> None:
-        """Write ``msg`` to the error log, with the current traceback if asked."""
+        """Write ``msg`` to the error log (at ERROR unless told), with the traceback if asked."""
         exc_info = sys.exc_info() if traceback else None
         if traceback and exc_info[0] is None:  # type: ignore[index]
             exc_info = None
         self.error_log.log(severity, ' '.join((self.time(), context, msg)), exc_info=exc_info)
 
-    __call__ = error
+    def __call__(self, msg: str = '', context: str = '', severity: int = logging.INFO,
+                 traceback: bool = False) -> None:
+        """``log(msg)``: write ``msg`` to the error log, at INFO unless told (as CherryPy)."""
+        self.error(msg, context, severity, traceback)
 
     def access(self, request: Any, response: Any, nbytes: int | None) -> None:
         """Write one access line for a finished request (only if anyone listens)."""

@@ -6,12 +6,16 @@ callbacks in priority order with their arguments bound (the priority table
 is in ``hooks.py``). Plans are built at the first request for a route and
 cached (see ``Application``); ``request.hooks.attach`` copies the plan for
 one request, never changes it.
+
+PERF: the request cycle's fast paths are read off the plan: a point with no
+hooks holds an empty tuple, and ``settings`` is False for a route whose
+config sets no request or response attribute.
 """
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
+from .config import check_keys
 from .hooks import HOOK_POINTS, Tool, Toolbox
 
 __all__ = ['Plan', 'build_plan', 'EMPTY_PLAN']
@@ -20,35 +24,50 @@ __all__ = ['Plan', 'build_plan', 'EMPTY_PLAN']
 class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
-    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_dict',
+    __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
                  'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
                  'settings', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
                  response_headers: tuple, error_page: dict, sources: tuple,
-                 priorities: dict[str, tuple] | None = None, setups: tuple = ()) -> None:
+                 priorities: dict[str, tuple] | None = None, setups: tuple = (),
+                 request_extra: dict[str, Any] | None = None) -> None:
         self.config = config
         self.hooks = hooks
         #: Per point, the priority of each hook in ``hooks`` (for ``attach``).
         self.priorities = priorities or {p: (50,) * len(h) for p, h in hooks.items()}
         #: ``_setup`` methods of tools that attach their hooks per request.
         self.setups = setups
-        #: ``request.<attr>`` settings: plain attributes go in one dict update
-        #: (``request_dict``), properties and slots by setattr (``request_attrs``).
-        self.request_dict = {a: v for a, v in request_attrs if _plain_attribute(a)}
-        self.request_attrs = tuple((a, v) for a, v in request_attrs if a not in self.request_dict)
+        #: ``request.<attr>`` and ``response.<attr>`` settings, ``(attr, value)``.
+        self.request_attrs = request_attrs
+        #: ``request.<name>`` settings of names Request does not declare (``extra``).
+        self.request_extra = request_extra or {}
         self.response_attrs = response_attrs
         self.response_headers = response_headers
         self.error_page = error_page
         #: Whether the route sets any request/response attribute or header.
-        self.settings = bool(request_attrs or response_attrs or response_headers or error_page)
+        self.settings = bool(request_attrs or self.request_extra or response_attrs
+                             or response_headers or error_page)
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
         #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
         self.encode = (bool(config.get('tools.encode.on', True)),
                        config.get('tools.encode.encoding') or 'utf-8',
                        bool(config.get('tools.encode.add_charset', True)))
         self._without: dict[Any, Plan] = {}
+
+    def apply(self, request: Any, response: Any) -> None:
+        """Set the route's ``request.*``, ``response.*`` and ``error_page.*`` config."""
+        for attr, value in self.request_attrs:
+            setattr(request, attr, value)
+        if self.request_extra:
+            request.extra = {**(request.extra or {}), **self.request_extra}
+        for attr, value in self.response_attrs:
+            setattr(response, attr, value)
+        for name, value in self.response_headers:
+            response.headers[name] = value
+        if self.error_page:
+            request.error_page = self.error_page
 
     def without(self, fn: Callable[..., Any]) -> 'Plan':
         """This plan minus the ``before_handler`` hook ``fn`` (memoized).
@@ -85,20 +104,12 @@ class Plan:
         all_hooks[point] = hooks
         all_prios = dict(self.priorities)
         all_prios[point] = priorities
-        return Plan(self.config, all_hooks,
-                    self.request_attrs + tuple(self.request_dict.items()), self.response_attrs,
+        return Plan(self.config, all_hooks, self.request_attrs, self.response_attrs,
                     self.response_headers, self.error_page, self.sources, all_prios,
-                    self.setups)
+                    self.setups, self.request_extra)
 
 
 _NOTHING = object()
-
-
-def _plain_attribute(name: str) -> bool:
-    """Whether ``request.<name>`` is stored in the instance dict (no property or slot)."""
-    from .request_response import Request
-    found = inspect.getattr_static(Request, name, None)
-    return not (hasattr(type(found), '__get__') or hasattr(type(found), '__set__'))
 
 
 def _as_list(value: Any) -> Iterable[Any]:
@@ -108,19 +119,21 @@ def _as_list(value: Any) -> Iterable[Any]:
 
 
 def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
-               sources: tuple = (), defaults: Any = None) -> Plan:
+               sources: tuple = (), defaults: Mapping[str, Any] | None = None,
+               request_class: type | None = None) -> Plan:
     """Turn a route's merged config into a Plan (done once per route).
 
-    ``request.<attr>`` settings whose value is already the class default of
-    ``defaults`` (the Request class) are left out: setting them per request
-    would change nothing.
+    ``request.<attr>`` settings whose value is already the default in
+    ``defaults`` (attribute -> the value every new Request has) are left
+    out: setting them per request would change nothing. Names that
+    ``request_class`` does not declare go to the request's ``extra``.
     """
-    from .config import check_keys
     hooks: dict[str, list] = {p: [] for p in HOOK_POINTS}
     order = 0
     tool_confs: dict[str, dict[str, dict[str, Any]]] = {}
     setups: list = []
     request_attrs = []
+    request_extra = {}
     response_attrs = []
     response_headers = []
     error_page: dict[Any, Any] = {}
@@ -131,7 +144,9 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
             if arg:
                 tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
         elif ns == 'request':
-            if defaults is None or getattr(defaults, rest, _NOTHING) is not value:
+            if request_class is not None and not hasattr(request_class, rest):
+                request_extra[rest] = value
+            elif defaults is None or defaults.get(rest, _NOTHING) is not value:
                 request_attrs.append((rest, value))
         elif ns == 'response':
             if rest.startswith('headers.'):
@@ -159,7 +174,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
                 # request, before on_start_resource, as CherryPy does.
                 setups.append(tool._setup)  # type: ignore[union-attr]
                 continue
-            for point, prio, fn, kw in tool._hooks(conf):  # type: ignore[union-attr]
+            for point, prio, fn, kw in tool.route_hooks(conf):  # type: ignore[union-attr]
                 hooks[point].append((prio, order, fn, kw, getattr(fn, 'failsafe', False)))
                 order += 1
     ordered = {p: sorted(h, key=lambda x: x[:2]) for p, h in hooks.items()}
@@ -167,7 +182,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
                          for p, h in ordered.items()},
                 tuple(request_attrs), tuple(response_attrs), tuple(response_headers),
                 error_page, sources, {p: tuple(x[0] for x in h) for p, h in ordered.items()},
-                tuple(setups))
+                tuple(setups), request_extra)
 
 
 def _int_or(text: str) -> Any:

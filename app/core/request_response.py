@@ -11,7 +11,7 @@ import urllib.parse
 from typing import Any
 
 from . import _serving
-from .errors import HTTPError
+from .errors import SERVER, HTTPError
 from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
 from .hooks import RequestHooks
@@ -22,6 +22,8 @@ __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 #: More query fields than this is an absurd query string: 400, not work.
 MAX_QUERY_FIELDS = 1000
 _EMPTY: dict = {}
+_METHODS_WITH_BODIES = ('POST', 'PUT', 'PATCH')
+_THROWS = (KeyboardInterrupt, SystemExit)
 
 
 class Host:
@@ -68,52 +70,59 @@ def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
     return params
 
 
+#: What a new Request holds for each settable attribute (``request.<attr>``
+#: config equal to its default is skipped when a route's plan is built).
+REQUEST_DEFAULTS: dict[str, Any] = {
+    'session': None, 'show_tracebacks': True, 'show_mismatched_params': True,
+    'error_page': _EMPTY, 'process_request_body': True,
+    'methods_with_bodies': _METHODS_WITH_BODIES, 'throws': _THROWS, 'dispatch': None, 'closed': False,
+    'login': None, 'json': None, 'error_response': None, 'handled_error': None,
+    'request_line': None, 'cached': False, 'cacheable': False,
+}
+
+
 class Request:
     """The request being served. ``cherrypy.request`` proxies to it.
 
-    Config keys ``request.<attr>`` set attributes here for the route.
+    Config keys ``request.<attr>`` set attributes here for the route. Every
+    attribute is declared in ``__slots__``; what a program sets that is not
+    declared (CherryPy programs set their own on ``cherrypy.request``) lives
+    in ``extra``, which attribute reads fall back to.
     """
 
-    __slots__ = ('environ', 'app', 'method', 'path_info', 'script_name', 'config',
-                 'handler', 'response', 'is_index', 'args', 'plan', 'stage', '_params',
-                 '__dict__')
-
-    # PERF: defaults that few requests change live on the class; setting one
-    # (from config ``request.*`` or a tool) stores it on the instance.
-    session: Any = None
-    show_tracebacks = True
-    show_mismatched_params = True
-    error_page: dict = {}
-    process_request_body = True
-    methods_with_bodies = ('POST', 'PUT', 'PATCH')
-    throws = (KeyboardInterrupt, SystemExit)
-    dispatch: Any = None
-    closed = False
-    login: str | None = None
-    json: Any = None
-    error_response: Any = None
-    handled_error: BaseException | None = None
-    request_line: str | None = None
-    # Parsed on first use (stored on the instance then).
-    _headers: HeaderMap | None = None
-    _cookie: http.cookies.SimpleCookie | None = None
-    _body: RequestBody | None = None
-    _remote: Host | None = None
-    _local: Host | None = None
-    _base: str | None = None
-    # Read from the environ on use unless set (the proxy tool sets scheme).
-    _query_string: str | None = None
-    _server_protocol: str | None = None
-    _scheme: str | None = None
-    _protocol: tuple[int, int] | None = None
+    __slots__ = (
+        # The request as it arrived, and where it is going.
+        'environ', 'app', 'method', 'path_info', 'script_name', 'config', 'handler',
+        'response', 'is_index', 'args', 'plan', 'stage', 'closed',
+        # CherryPy's settable attributes (REQUEST_DEFAULTS).
+        'session', 'show_tracebacks', 'show_mismatched_params', 'error_page',
+        'process_request_body', 'methods_with_bodies', 'throws', 'dispatch', 'login',
+        'json', 'error_response', 'handled_error', 'request_line',
+        # Tool state: caching (CherryPy's names, then the stampede claim to
+        # release), sessions (saved yet; save after streaming), json_out
+        # (CherryPy's name: custom JSON handlers call it).
+        'cached', 'cacheable', 'cache_claim', 'session_saved', 'session_save_late',
+        '_json_inner_handler',
+        # Parsed from the environ on first use, or set to override it.
+        '_params', '_headers', '_cookie', '_body', '_remote', '_local', '_base',
+        '_query_string', '_server_protocol', '_scheme', '_protocol',
+        # Attributes a program sets that are not declared above.
+        'extra',
+    )
 
     def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
         self.environ = environ
         self.app = app
         self.method = environ.get('REQUEST_METHOD', 'GET')
-        self.script_name = environ.get('SCRIPT_NAME', '')
+        self.script_name = sn = environ.get('SCRIPT_NAME', '')
         # NOTE: '' at a mount point's own URL (/blog), so trailing_slash redirects it.
-        self.path_info = environ.get('PATH_INFO') or ('' if self.script_name else '/')
+        self.path_info = path = environ.get('PATH_INFO') or ('' if sn else '/')
+        if app is not None and not sn and app.script_name and path.startswith(app.script_name):
+            # An Application called directly rather than through the tree.
+            self.script_name = app.script_name
+            self.path_info = path = path[len(app.script_name):]
+        if not path.isascii():
+            self.path_info = _recode(path)
         self.config = _EMPTY
         self.handler = None
         self.response = Response()
@@ -121,7 +130,46 @@ class Request:
         self.args = ()
         self.plan = EMPTY_PLAN
         self.stage = None
+        self.closed = False
+        # PERF: one store per slot, no loop: this runs on every request.
+        self.session = None
+        self.show_tracebacks = True
+        self.show_mismatched_params = True
+        self.error_page = _EMPTY
+        self.process_request_body = True
+        self.methods_with_bodies = _METHODS_WITH_BODIES
+        self.throws = _THROWS
+        self.dispatch = None
+        self.login = None
+        self.json = None
+        self.error_response = None
+        self.handled_error = None
+        self.request_line = None
+        self.cached = False
+        self.cacheable = False
+        self.cache_claim = None
+        self.session_saved = False
+        self.session_save_late = False
+        self._json_inner_handler = None
         self._params = None
+        self._headers = None
+        self._cookie = None
+        self._body = None
+        self._remote = None
+        self._local = None
+        self._base = None
+        self._query_string = None
+        self._server_protocol = None
+        self._scheme = None
+        self._protocol = None
+        self.extra = None
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: only reached for a name that is not declared: a program's own.
+        extra = self.extra
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError('%r object has no attribute %r' % (type(self).__name__, name))
 
     @property
     def query_string(self) -> str:
@@ -320,6 +368,14 @@ class Request:
         return '<Request %s %s%s>' % (self.method, self.script_name, self.path_info)
 
 
+def _recode(path: str) -> str:
+    # WSGI gives PATH_INFO as latin-1 text of the raw bytes; URLs are UTF-8.
+    try:
+        return path.encode('latin-1').decode('utf-8')
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return path
+
+
 def _parse_protocol(sp: str) -> tuple[int, int]:
     try:
         major, minor = sp[5:].split('.')
@@ -342,7 +398,7 @@ def _default_headers() -> HeaderMap:
     if t[0] != now:
         h = HeaderMap()
         dict.__setitem__(h, 'Content-Type', 'text/html')
-        dict.__setitem__(h, 'Server', 'app.core')
+        dict.__setitem__(h, 'Server', SERVER)
         dict.__setitem__(h, 'Date', HTTPDate(now))
         t[1] = h
         t[0] = now
@@ -354,21 +410,25 @@ class Response:
 
     ``body`` holds what the handler returned until the response is
     finalized (str, bytes, a list of them, or an iterable/generator).
+    As on Request, what a program sets that is not declared lives in ``extra``.
     """
 
-    __slots__ = ('status', 'headers', 'body', 'header_list', 'output_status', '__dict__')
-
-    stream = False
-    time: float | None = None
-    timeout = 300
-    _cookie: http.cookies.SimpleCookie | None = None
+    __slots__ = ('status', 'headers', 'body', 'header_list', 'output_status', 'stream',
+                 'time', 'timeout', '_cookie', 'extra')
 
     def __init__(self) -> None:
-        self.status = 200
-        self.headers = _default_headers().copy()
-        self.body = None
-        self.header_list = None
-        self.output_status = None
+        self.status: int | str = 200
+        self.headers: HeaderMap = _default_headers().copy()
+        self.body: Any = None
+        self.header_list: list[tuple[str, str]] | None = None
+        self.output_status: str | None = None
+        self.stream = False
+        self.time: float | None = None
+        self.timeout = 300
+        self._cookie: http.cookies.SimpleCookie | None = None
+        self.extra: dict[str, Any] | None = None
+
+    __getattr__ = Request.__getattr__
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:

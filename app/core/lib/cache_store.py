@@ -13,10 +13,7 @@ import threading
 import time
 from typing import Any, Iterable
 
-from .memcache import servers_from
-
-__all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'variant_key', 'get_cache',
-           'clear_caches']
+__all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'variant_key']
 
 
 class CachedResponse:
@@ -172,48 +169,3 @@ class MemoryCache(Cache):
             self._entries.clear()
             self._index.clear()
             self._size = 0
-
-
-_caches: dict[tuple, Cache] = {}
-_caches_lock = threading.Lock()
-
-
-def get_cache(cache_class: Any = None, store: str = 'memory', servers: Any = None,
-              key_prefix: str = 'cache:', dead_timeout: float = 5.0,
-              maxobjects: int = 1000, maxsize: int = 10_000_000) -> Cache:
-    """Return the process-wide store for these settings, creating it once.
-
-    ``cache_class`` may be a class or an instance (used as is). A memcached
-    store takes its servers from env ``MEMCACHED_SERVERS`` or ``servers``.
-    """
-    from .memcached_cache import MemcachedCache  # NOTE: it builds on this module
-    if cache_class is not None and not isinstance(cache_class, type):
-        return cache_class
-    if cache_class is None:
-        if store not in ('memory', 'memcached'):
-            raise ValueError("tools.caching.store must be 'memory' or 'memcached', not %r"
-                             % (store,))
-        cache_class = MemcachedCache if store == 'memcached' else MemoryCache
-    if issubclass(cache_class, MemcachedCache):
-        srv = servers_from(servers)
-        key: tuple = (cache_class, srv, key_prefix, dead_timeout)
-        args: dict[str, Any] = dict(servers=srv, key_prefix=key_prefix, dead_timeout=dead_timeout)
-    elif issubclass(cache_class, MemoryCache):
-        key = (cache_class, maxobjects, maxsize)
-        args = dict(maxobjects=maxobjects, maxsize=maxsize)
-    else:
-        key, args = (cache_class,), {}
-    with _caches_lock:
-        cache = _caches.get(key)
-        if cache is None:
-            cache = _caches[key] = cache_class(**args)
-        return cache
-
-
-def clear_caches() -> None:
-    """Empty and forget every store this process created (tests use it)."""
-    with _caches_lock:
-        for cache in _caches.values():
-            cache.clear()
-        _caches.clear()
-

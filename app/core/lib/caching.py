@@ -31,23 +31,68 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 import time
 from typing import Any, Iterable, Iterator
 
 from .. import _serving
 from ..errors import HTTPRedirect
-from ..hooks import Tool
+from ..hooks import PRIORITIES, Tool, ToolHook
 from ..logs import log
-from .cache_store import (Cache, CachedResponse, MemoryCache, clear_caches, get_cache,
-                          variant_key)
+from .cache_store import Cache, CachedResponse, MemoryCache, variant_key
 from .encoding import encode_body
 from .httputil import HTTPDate, parse_http_date, valid_status
+from .memcache import servers_from
 from .memcached_cache import MemcachedCache
 
 __all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'MemcachedCache', 'CachingTool',
            'get', 'get_cache', 'clear_caches', 'expires']
 
 _UNSTORED = frozenset(('Date', 'Content-Length', 'Age', 'Set-Cookie'))
+
+
+_caches: dict[tuple, Cache] = {}
+_caches_lock = threading.Lock()
+
+
+def get_cache(cache_class: Any = None, store: str = 'memory', servers: Any = None,
+              key_prefix: str = 'cache:', dead_timeout: float = 5.0,
+              maxobjects: int = 1000, maxsize: int = 10_000_000) -> Cache:
+    """Return the process-wide store for these settings, creating it once.
+
+    ``cache_class`` may be a class or an instance (used as is). A memcached
+    store takes its servers from env ``MEMCACHED_SERVERS`` or ``servers``.
+    """
+    if cache_class is not None and not isinstance(cache_class, type):
+        return cache_class
+    if cache_class is None:
+        if store not in ('memory', 'memcached'):
+            raise ValueError("tools.caching.store must be 'memory' or 'memcached', not %r"
+                             % (store,))
+        cache_class = MemcachedCache if store == 'memcached' else MemoryCache
+    if issubclass(cache_class, MemcachedCache):
+        srv = servers_from(servers)
+        key: tuple = (cache_class, srv, key_prefix, dead_timeout)
+        args: dict[str, Any] = dict(servers=srv, key_prefix=key_prefix, dead_timeout=dead_timeout)
+    elif issubclass(cache_class, MemoryCache):
+        key = (cache_class, maxobjects, maxsize)
+        args = dict(maxobjects=maxobjects, maxsize=maxsize)
+    else:
+        key, args = (cache_class,), {}
+    with _caches_lock:
+        cache = _caches.get(key)
+        if cache is None:
+            cache = _caches[key] = cache_class(**args)
+        return cache
+
+
+def clear_caches() -> None:
+    """Empty and forget every store this process created (tests use it)."""
+    with _caches_lock:
+        for cache in _caches.values():
+            cache.clear()
+        _caches.clear()
+
 
 
 def _uri(req: Any) -> str:
@@ -116,7 +161,7 @@ def _lookup(cache: Cache, req: Any, uri: str, timeout: float,
             return entry  # NOTE: after a wait with no entry, compute unclaimed
         token = cache.claim(key, timeout)
         if token is not None:
-            req._cache_claim = (cache, key, token)
+            req.cache_claim = (cache, key, token)
             return None
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not cache.wait(key, remaining):
@@ -145,7 +190,8 @@ def _serve(req: Any, entry: CachedResponse, age: float) -> None:
 
 
 def _release(req: Any) -> None:
-    claim = req.__dict__.pop('_cache_claim', None)
+    claim = req.cache_claim
+    req.cache_claim = None
     if claim is not None:
         cache, key, token = claim
         cache.release(key, token)
@@ -186,7 +232,7 @@ def _store_hook(cache: Cache, invalid_methods: tuple, delay: float, maxobj_size:
     if req.method in invalid_methods:
         cache.delete(_uri(req))  # NOTE: again, after the write: drops entries stored meanwhile
         return
-    if not getattr(req, 'cacheable', False) or getattr(req, 'cached', False):
+    if not req.cacheable or req.cached:
         return
     resp = req.response
     streaming = False
@@ -251,9 +297,10 @@ class CachingTool(Tool):
     """
 
     def __init__(self) -> None:
-        super().__init__('before_handler', get, priority=20)
+        super().__init__(*PRIORITIES['caching'][:1], get, priority=PRIORITIES['caching'][1])
 
-    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Any, dict]]:
+    def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
+        """The lookup (``before_handler``), store and release hooks, one store per route."""
         conf = dict(conf)
         conf.pop('on', None)
         prio = conf.pop('priority', self._priority)
@@ -267,9 +314,9 @@ class CachingTool(Tool):
         store_kw = dict(cache=cache, invalid_methods=invalid, debug=debug,
                         delay=float(conf.get('delay', 300)),
                         maxobj_size=int(conf.get('maxobj_size', 100_000)))
-        return [('before_handler', prio, _get_hook, get_kw),
-                ('before_finalize', 100, _store_hook, store_kw),
-                ('on_end_request', 50, _release_hook, {})]
+        return [ToolHook(self._point, prio, _get_hook, get_kw),
+                ToolHook(*PRIORITIES['caching.store'], _store_hook, store_kw),
+                ToolHook(*PRIORITIES['caching.release'], _release_hook, {})]
 
 
 def _get_hook(cache: Cache, invalid_methods: tuple, timeout: float, debug: bool) -> None:

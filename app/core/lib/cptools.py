@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Iterable
 
 from .. import _serving
-from ..errors import HTTPError, HTTPRedirect
+from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
 from .httputil import HeaderMap
 
@@ -118,7 +119,6 @@ def referer(pattern: str, accept: bool = True, accept_missing: bool = False,
             error: int = 403, message: str = 'Forbidden Referer header.',
             debug: bool = False) -> None:
     """Refuse (403) requests whose Referer does (or does not) match ``pattern``."""
-    import re
     request = _serving.current()
     ref = request.headers.get('Referer')
     if ref is None:
@@ -131,7 +131,6 @@ def referer(pattern: str, accept: bool = True, accept_missing: bool = False,
 
 def redirect(url: str = '', internal: bool = True, debug: bool = False) -> None:
     """Redirect to ``url`` (internally by default)."""
-    from ..errors import InternalRedirect
     if internal:
         raise InternalRedirect(url)
     raise HTTPRedirect(url)

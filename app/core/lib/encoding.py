@@ -1,24 +1,31 @@
-"""Response encoding: text to bytes (``tools.encode``), gzip, and finalize.
+"""Response encoding: text to bytes (``tools.encode``) and gzip.
 
 ``tools.encode`` is on by default, as in CherryPy: a text body is encoded
 (UTF-8 unless the Content-Type names a charset) and ``text/*`` types get a
-``charset`` parameter. The core runs it inside ``finalize`` rather than as
-a hook, since nearly every response needs it.
+``charset`` parameter. The core applies it while finalizing (``cycle.py``)
+rather than as a hook, since nearly every response needs it.
 """
 from __future__ import annotations
 
 import zlib
 from typing import Any, Iterable, Iterator
 
+from .. import _serving
 from ..errors import HTTPError
-from .httputil import valid_status, header_elements
+from .httputil import header_elements
 
-__all__ = ['finalize', 'encode_body', 'gzip', 'compress', 'decompress']
+__all__ = ['response_charset', 'encode_text', 'encode_body', 'gzip', 'compress',
+           'decompress', 'ENCODE_KEYS']
 
 _NO_BODY = frozenset((204, 205, 304))
 
+#: The ``tools.encode.<key>`` names (CherryPy's); the plan reads ``on``,
+#: ``encoding`` and ``add_charset``.
+ENCODE_KEYS = ('encoding', 'text_only', 'add_charset', 'debug', 'errors',
+               'default_encoding', 'failmsg')
 
-def _charset(request: Any, headers: Any) -> str:
+
+def response_charset(request: Any, headers: Any) -> str:
     """The charset to encode text with: the Content-Type's, else tools.encode's.
 
     Declares it on a ``text/*`` Content-Type when tools.encode is on: as in
@@ -39,7 +46,8 @@ def _charset(request: Any, headers: Any) -> str:
     return charset
 
 
-def _encode_text(text: str, charset: str) -> bytes:
+def encode_text(text: str, charset: str) -> bytes:
+    """``text`` in ``charset``; a 500 naming the charset when it cannot be encoded."""
     try:
         return text.encode(charset)
     except (UnicodeEncodeError, LookupError):
@@ -62,13 +70,13 @@ def encode_body(request: Any, response: Any) -> None:
     Adds the charset to ``text/*`` Content-Types when ``tools.encode`` is on.
     Idempotent: later calls find bytes and do nothing.
     """
-    charset = _charset(request, response.headers)
+    charset = response_charset(request, response.headers)
     body = response.body
     cls = body.__class__
     if cls is bytes:
         response.body = [body]
     elif cls is str:
-        response.body = [_encode_text(body, charset)]
+        response.body = [encode_text(body, charset)]
     elif body is None:
         response.body = []
     elif cls is list or cls is tuple:
@@ -82,60 +90,6 @@ def encode_body(request: Any, response: Any) -> None:
         response.body = [body.read()]
     else:
         response.body = _encode_iter(body, charset)
-
-
-def finalize(request: Any, response: Any) -> None:
-    """Fix the status line, body, Content-Length and header list for WSGI."""
-    status = response.status
-    if status == 200:
-        code = 200
-        response.status = status = '200 OK'
-    else:
-        try:
-            code, reason, _ = valid_status(status)
-        except ValueError as ex:
-            raise HTTPError(500, ex.args[0]) from None
-        response.status = status = '%d %s' % (code, reason)
-    headers = response.headers
-    body = response.body
-    cls = body.__class__
-    if (cls is str or cls is bytes) and code == 200 and not response.stream:
-        # PERF: the common case (a page handler returned text or bytes).
-        if cls is str:
-            body = _encode_text(body, _charset(request, headers))
-        elif (dict.get(headers, 'Content-Type') or '')[:5] == 'text/':
-            _charset(request, headers)  # declares the charset of text/* bytes
-        response.body = [body]
-        if dict.get(headers, 'Content-Length') is None:
-            dict.__setitem__(headers, 'Content-Length', str(len(body)))
-    else:
-        encode_body(request, response)
-        if response.stream:
-            if dict.get(headers, 'Content-Length') is None:
-                dict.pop(headers, 'Content-Length', None)
-        elif code < 200 or code in _NO_BODY:
-            dict.pop(headers, 'Content-Length', None)
-            response.body = []
-        elif dict.get(headers, 'Content-Length') is None:
-            body = response.body
-            if body.__class__ is not list:
-                body = response.body = [b''.join(body)]
-            n = 0
-            for chunk in body:
-                n += len(chunk)
-            dict.__setitem__(headers, 'Content-Length', str(n))
-    response.output_status = status
-    h = list(dict.items(headers))
-    for value in dict.values(headers):
-        if value.__class__ is not str:
-            h = [(k, v if v.__class__ is str else str(v)) for k, v in h]
-            break
-    response.header_list = h
-    cookie = response._cookie
-    if cookie:
-        for line in cookie.output().split('\r\n'):
-            name, _, value = line.partition(': ')
-            h.append((name, value))
 
 
 # -- gzip ------------------------------------------------------------------
@@ -173,7 +127,6 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
     wildcards allowed), always sends ``Vary: Accept-Encoding``. A streamed
     body is compressed chunk by chunk as it streams.
     """
-    from .. import _serving
     request = _serving.current()
     response = request.response
     headers = response.headers
@@ -182,7 +135,7 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
         headers['Vary'] = 'Accept-Encoding'
     elif 'accept-encoding' not in vary.lower():
         headers['Vary'] = vary + ', Accept-Encoding'
-    if getattr(request, 'cached', False) or 'Content-Encoding' in headers \
+    if request.cached or 'Content-Encoding' in headers \
             or 'Content-Range' in headers:
         return  # NOTE: a 206's Content-Range counts identity bytes: never compress one
     acceptable = header_elements('Accept-Encoding', request.environ.get('HTTP_ACCEPT_ENCODING'))

@@ -45,7 +45,8 @@ import types
 from typing import Any
 
 from .. import _serving
-from ..hooks import Tool
+from ..config import resolve
+from ..hooks import PRIORITIES, Tool, ToolHook
 from ..logs import log
 from .httputil import HTTPDate
 from .session_base import SerializedSession, Session, StorageUnavailable
@@ -67,8 +68,7 @@ LOCKING_MODES = ('implicit', 'early', 'explicit')
 def _storage_class(storage_class: Any, storage_type: str | None) -> type[Session]:
     if storage_class is not None:
         if isinstance(storage_class, str):
-            from ..config import _resolve
-            storage_class = _resolve(storage_class)
+            storage_class = resolve(storage_class)
         return storage_class
     if storage_type is None:
         return RamSession
@@ -163,12 +163,12 @@ def save() -> None:
     """
     request = _serving.current()
     sess = request.session
-    if sess is None or getattr(request, '_session_saved', False):
+    if sess is None or request.session_saved:
         return
-    request._session_saved = True
+    request.session_saved = True
     response = request.response
     if response.stream:
-        request._session_save_late = True
+        request.session_save_late = True
         return
     if isinstance(response.body, types.GeneratorType):
         response.collapse_body()
@@ -184,8 +184,8 @@ def close() -> None:
     sess = request.session
     if sess is None:
         return
-    if getattr(request, '_session_save_late', False):
-        request._session_save_late = False
+    if request.session_save_late:
+        request.session_save_late = False
         sess.save()
     elif sess.locked:
         sess.release_lock()
@@ -216,7 +216,7 @@ class SessionTool(Tool):
     """
 
     def __init__(self) -> None:
-        super().__init__('before_request_body', init, priority=50)
+        super().__init__(*PRIORITIES['sessions'][:1], init, priority=PRIORITIES['sessions'][1])
 
     def accepts(self, arg: str) -> bool:
         """Init's arguments, ``locking``, and any storage class's ``config_keys``."""
@@ -224,7 +224,8 @@ class SessionTool(Tool):
             return True
         return any(arg in cls.config_keys for cls in _subclasses(Session))
 
-    def _hooks(self, conf: dict[str, Any]) -> list[tuple[str, int, Any, dict]]:
+    def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
+        """Init, the lock for ``locking``, save and close; the storage class resolved once."""
         conf = dict(conf)
         conf.pop('on', None)
         p = conf.pop('priority', None)
@@ -237,13 +238,13 @@ class SessionTool(Tool):
                                                      conf.pop('storage_type', None))
         if issubclass(cls, FileSession) and not conf.get('storage_path', cls.storage_path):
             raise ValueError('tools.sessions.storage_path is required for file sessions')
-        hooks = [('before_request_body', self._priority if p is None else p, init, conf)]
+        hooks = [ToolHook(self._point, self._priority if p is None else p, init, conf)]
         if locking == 'implicit':
-            hooks.append(('before_handler', 50, _lock_session, {}))
+            hooks.append(ToolHook(*PRIORITIES['sessions.lock'], _lock_session, {}))
         elif locking == 'early':
-            hooks.append(('before_request_body', 60, _lock_session, {}))
-        hooks.append(('before_finalize', 50, save, {}))
-        hooks.append(('on_end_request', 50, close, {}))
+            hooks.append(ToolHook(*PRIORITIES['sessions.lock_early'], _lock_session, {}))
+        hooks.append(ToolHook(*PRIORITIES['sessions.save'], save, {}))
+        hooks.append(ToolHook(*PRIORITIES['sessions.close'], close, {}))
         return hooks
 
     def regenerate(self) -> None:

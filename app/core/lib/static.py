@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import mimetypes
 import os
+import re
 import stat
 import urllib.parse
 from typing import Any, Iterator
 
 from .. import _serving
-from ..errors import HTTPError, NotFound
+from ..errors import HTTPError, HTTPRedirect, NotFound
 from .httputil import HTTPDate, parse_http_date
 
 __all__ = ['serve_file', 'serve_fileobj', 'serve_download', 'staticdir', 'staticfile']
@@ -63,7 +64,6 @@ def _validate_since(path_mtime: float) -> None:
     since = parse_http_date(request.environ.get('HTTP_IF_MODIFIED_SINCE'))
     if since is not None and int(path_mtime) <= int(since) and \
             request.method in ('GET', 'HEAD'):
-        from ..errors import HTTPRedirect
         raise HTTPRedirect([], 304)
 
 
@@ -248,7 +248,6 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '', content_t
     if request.method not in ('GET', 'HEAD'):
         return False
     if match:
-        import re
         if not re.search(match, request.path_info):
             return False
     if not os.path.isabs(dir):
@@ -299,7 +298,6 @@ def staticfile(filename: str, root: str | None = None, match: str = '',
     if request.method not in ('GET', 'HEAD'):
         return False
     if match:
-        import re
         if not re.search(match, request.path_info):
             return False
     if not os.path.isabs(filename):

@@ -1,0 +1,280 @@
+"""The request cycle: what happens to one request, top to bottom, in ``serve``.
+
+``serve`` is ``Application.__call__``: route, the eight hook points in
+order around the handler, finalize, the error path and its failsafe, then
+the body handed to the server (``on_end_request`` runs when the server
+closes it). Everything a route needs is resolved once, into its plan
+(``plan.py``); the cycle only reads it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Iterator
+
+from . import _serving
+from .dispatch import test_callable_spec
+from .errors import HTTPError, HTTPRedirect, InternalRedirect
+from .hooks import run_hooks
+from .lib.encoding import encode_body, encode_text, response_charset
+from .lib.httputil import valid_status
+from .logs import log
+from .request_response import Request, Response
+
+__all__ = ['serve', 'finalize', 'MAX_INTERNAL_REDIRECTS']
+
+#: More internal redirects than this for one request is a loop: 500.
+MAX_INTERNAL_REDIRECTS = 10
+
+
+def serve(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    """Serve one WSGI request with ``app`` (an Application): the whole cycle."""
+    request = Request(environ, app)
+    token = _serving.set_current(request)
+    try:
+        for hop in range(MAX_INTERNAL_REDIRECTS + 1):
+            response = request.response
+            try:
+                try:
+                    try:
+                        # 1. Route: the handler and the route's plan, cached per path.
+                        if 'HTTP_HOST' not in request.environ and request.protocol >= (1, 1):
+                            raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+                        plan = app.route(request, request.path_info)
+                        if plan.settings:
+                            plan.apply(request, response)  # request.* / response.* config
+                        for setup in plan.setups:
+                            setup()  # Tool._setup: hooks attached for this request only
+                        # 2. The hook points in order. NOTE: read from request.plan at
+                        # each point, since a hook may attach others for this request.
+                        if request.plan.hooks['on_start_resource']:
+                            run_hooks(request, 'on_start_resource')
+                        body = request.method in request.methods_with_bodies \
+                            and request.process_request_body
+                        if body:
+                            request.body.check_size(app.max_request_body_size())
+                        elif request.plan.hooks['before_request_body']:
+                            request.process_request_body = False  # hooks see no body is coming
+                        if request.plan.hooks['before_request_body']:
+                            run_hooks(request, 'before_request_body')
+                        if body and request.process_request_body:
+                            request.body.process()
+                        if request.plan.hooks['before_handler']:
+                            run_hooks(request, 'before_handler')
+                        # 3. The handler, unless a tool answered (then it is None).
+                        handler = request.handler
+                        if handler is not None:
+                            request.stage = 'handler'
+                            params = request.params
+                            try:
+                                response.body = handler(*request.args, **params)
+                            except TypeError:
+                                _check_arguments(request, handler, params)  # 404 or 400
+                                raise
+                            request.stage = 'before_finalize'
+                        if request.plan.hooks['before_finalize']:
+                            run_hooks(request, 'before_finalize')
+                        finalize(request, response)
+                    except (HTTPRedirect, HTTPError) as ex:
+                        request.stage = 'before_finalize (HTTPError)'
+                        ex.set_response(response)
+                        run_hooks(request, 'before_finalize')
+                        finalize(request, response)
+                finally:
+                    if request.plan.hooks['on_end_resource']:
+                        run_hooks(request, 'on_end_resource')
+            except InternalRedirect as ir:
+                if hop == MAX_INTERNAL_REDIRECTS:
+                    log.error('internal redirect loop: more than %d internal redirects, '
+                              'from %s' % (MAX_INTERNAL_REDIRECTS, ir.path), 'HTTP')
+                    _bare_500(request.response)
+                    break
+                request = _redirected(request, ir)
+                _serving.set_current(request)
+                continue
+            except request.throws:
+                raise
+            except Exception as ex:
+                # 4. Errors: a 500, unless a hook or request.error_response answers.
+                request.handled_error = ex
+                log.error('%s %s' % (request.method, request.script_name + request.path_info),
+                          'HTTP', traceback=True)
+                try:
+                    run_hooks(request, 'before_error_response')
+                    if request.error_response is not None:
+                        request.error_response()
+                    else:
+                        HTTPError(500).set_response(response)
+                    run_hooks(request, 'after_error_response')
+                    finalize(request, response)
+                except HTTPRedirect as redirect:
+                    redirect.set_response(response)
+                    finalize(request, response)
+                except Exception:
+                    # 5. The failsafe: a plain 500, whatever happened above.
+                    log.error('error while handling an error', 'HTTP', traceback=True)
+                    _bare_500(response)
+            break
+        # 6. To the server; on_end_request runs and the access line is logged
+        # when it closes the body.
+        start_response(response.output_status, response.header_list)
+        return _server_body(request, response)
+    finally:
+        _serving.reset_current(token)
+
+
+def _check_arguments(request: Request, handler: Any, params: dict[str, Any]) -> None:
+    """After a handler's TypeError: 404/400 when the request's arguments don't fit."""
+    body = request._body
+    test_callable_spec(handler, request.args, params, body.params if body else None,
+                       request.show_mismatched_params)
+
+
+_NO_BODY = frozenset((204, 205, 304))
+
+
+def finalize(request: Request, response: Response) -> None:
+    """Fix the status line, body, Content-Length and header list for WSGI.
+
+    Encodes text bodies (``tools.encode``: the Content-Type's charset, else
+    the route's, declared on ``text/*`` types a handler produced).
+    """
+    status = response.status
+    if status == 200:
+        code = 200
+        response.status = status = '200 OK'
+    else:
+        try:
+            code, reason, _ = valid_status(status)
+        except ValueError as ex:
+            raise HTTPError(500, ex.args[0]) from None
+        response.status = status = '%d %s' % (code, reason)
+    headers = response.headers
+    body = response.body
+    cls = body.__class__
+    if (cls is str or cls is bytes) and code == 200 and not response.stream:
+        # PERF: the common case (a page handler returned text or bytes).
+        if cls is str:
+            body = encode_text(body, response_charset(request, headers))
+        elif (dict.get(headers, 'Content-Type') or '')[:5] == 'text/':
+            response_charset(request, headers)  # declares the charset of text/* bytes
+        response.body = [body]
+        if dict.get(headers, 'Content-Length') is None:
+            dict.__setitem__(headers, 'Content-Length', str(len(body)))
+    else:
+        encode_body(request, response)
+        if not response.stream:
+            if code < 200 or code in _NO_BODY:
+                dict.pop(headers, 'Content-Length', None)
+                response.body = []
+            elif dict.get(headers, 'Content-Length') is None:
+                body = response.body
+                if body.__class__ is not list:
+                    body = response.body = [b''.join(body)]
+                n = 0
+                for chunk in body:
+                    n += len(chunk)
+                dict.__setitem__(headers, 'Content-Length', str(n))
+    response.output_status = status
+    h = list(dict.items(headers))
+    for value in dict.values(headers):
+        if value.__class__ is not str:
+            h = [(k, v if v.__class__ is str else str(v)) for k, v in h]
+            break
+    response.header_list = h
+    cookie = response._cookie
+    if cookie:
+        for line in cookie.output().split('\r\n'):
+            name, _, value = line.partition(': ')
+            h.append((name, value))
+
+
+def _server_body(request: Request, response: Response) -> Iterable[bytes]:
+    """The body for the server: a list, or ``_Closing`` when work remains at close."""
+    body = response.body
+    if request.method == 'HEAD':
+        close = getattr(body, 'close', None)
+        if close is not None:
+            close()  # NOTE: a file body would stay open until collected
+        body = response.body = ()
+    if body.__class__ is list and not request.plan.hooks['on_end_request']:
+        # PERF: nothing left to do at close but the access line; with no
+        # handler on the access logger or its ancestors, nothing would log.
+        if _access.handlers or _access.parent.handlers or _root_logger.handlers:
+            log.access(request, response, _length(response))
+        return body
+    return _Closing(body, request)
+
+
+_access = log.access_log
+_root_logger = logging.getLogger()
+
+
+def _length(response: Response) -> int | None:
+    cl = dict.get(response.headers, 'Content-Length')
+    try:
+        return int(cl) if cl is not None else None
+    except ValueError:
+        return None
+
+
+def _redirected(request: Request, ir: InternalRedirect) -> Request:
+    env = dict(request.environ)
+    env['PATH_INFO'] = ir.path
+    env['QUERY_STRING'] = ir.query_string
+    env['REQUEST_METHOD'] = 'GET'
+    new = Request(env, request.app)
+    new.script_name = request.script_name
+    new.session = request.session  # NOTE: one session (and its lock) per client request
+    return new
+
+
+def _bare_500(response: Response) -> None:
+    body = b'Unrecoverable error in the server.'
+    response.status = 500
+    response.output_status = '500 Internal Server Error'
+    response.header_list = [('Content-Type', 'text/plain'),
+                            ('Content-Length', str(len(body)))]
+    response.body = [body]
+
+
+class _Closing:
+    """The WSGI body iterable: runs ``on_end_request`` and logs when closed."""
+
+    __slots__ = ('it', 'request')
+
+    def __init__(self, body: Any, request: Request) -> None:
+        self.it = body
+        self.request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        req = self.request
+        token = _serving.set_current(req)
+        try:
+            for chunk in self.it:
+                yield chunk
+        except Exception as ex:
+            # NOTE: headers are sent; all we can do is log and cut the stream.
+            log.error('error while streaming the response: %r' % (ex,), 'HTTP',
+                      traceback=True)
+            raise
+        finally:
+            _serving.reset_current(token)
+
+    def close(self) -> None:
+        """Close the body, run ``on_end_request`` and write the access line, once."""
+        req = self.request
+        if req.closed:
+            return
+        req.closed = True
+        token = _serving.set_current(req)
+        try:
+            close = getattr(self.it, 'close', None)
+            if close is not None:
+                close()
+            try:
+                run_hooks(req, 'on_end_request')
+            except Exception:
+                log.error('on_end_request failed', 'HTTP', traceback=True)
+            log.access(req, req.response, _length(req.response))
+        finally:
+            _serving.reset_current(token)
