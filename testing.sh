@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the test suite under coverage, server subprocesses included, and fail
-# when a test fails or coverage is under the floor set in pyproject.toml.
+# Lint (ruff) and type-check (mypy) app/, then run the test suite under
+# coverage, server subprocesses included; fail when either finds a problem,
+# a test fails, or coverage is under the floor set in pyproject.toml.
 #
 #   ./testing.sh                 # whole suite
 #   ./testing.sh -k healthcheck  # any pytest arguments pass through
@@ -60,6 +61,12 @@ export COVERAGE_PROCESS_START="$ROOT/pyproject.toml"
 # NOTE: an absolute data file, so a subprocess started in another directory
 # still writes its data where `coverage combine` looks for it.
 export COVERAGE_FILE="$ROOT/.coverage"
+
+# --- lint and types -------------------------------------------------------
+# Configured in pyproject.toml ([tool.ruff], [tool.mypy]); either finding a
+# problem in app/ fails the run before the tests start.
+"$VENV/bin/ruff" check --quiet app || die "ruff found problems in app/ (see above)"
+"$VENV/bin/mypy" || die "mypy found problems in app/ (see above)"
 
 # --- run --------------------------------------------------------------------
 "$VENV/bin/coverage" erase

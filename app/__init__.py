@@ -17,6 +17,7 @@ DEFAULT_CONFIG = os.path.join(CONF_DIR, 'dev.conf')
 def build(config_path: str | None = None) -> Any:
     """Apply ``config_path`` (global and per-path sections) and mount the app at ``/``."""
     import app.core as cherrypy
+
     from .site import Root, app_config
 
     path = config_path or DEFAULT_CONFIG

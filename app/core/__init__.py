@@ -10,20 +10,25 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from . import _serving
+from . import _serving, dispatch, lib  # noqa: F401  (cherrypy.dispatch.MethodDispatcher)
 from ._serving import request, response, session
 from ._tools import tools
 from .application import Application
 from .config import Config, ConfigError, check_keys
 from .dispatch import expose, popargs
 from .engine import Engine
-from .errors import (CherryPyException, HTTPError, HTTPRedirect, InternalRedirect,
-                     NotFound, TimeoutError)
+from .errors import (
+    CherryPyException,
+    HTTPError,
+    HTTPRedirect,
+    InternalRedirect,
+    NotFound,
+    TimeoutError,
+)
 from .hooks import HandlerTool, Tool, Toolbox, ToolHook
 from .logs import log
 from .server import Server
 from .tree import Tree
-from . import dispatch, lib  # noqa: F401  (cherrypy.dispatch.MethodDispatcher)
 
 __all__ = ['expose', 'popargs', 'tree', 'config', 'engine', 'server', 'quickstart',
            'request', 'response', 'session', 'serving', 'tools', 'log', 'url',

@@ -138,7 +138,8 @@ def fast_attributes(proxy: RequestProxy, cls: type) -> None:
     """
     names = {n for n in dir(cls) if not n.startswith('_')}
     names.update(n for n in getattr(cls, '__slots__', ()) if not n.startswith('_'))
-    props = {n: _getter(proxy._attr, n) for n in names if not hasattr(RequestProxy, n)}
+    props: dict[str, Any] = {n: _getter(proxy._attr, n) for n in names
+                             if not hasattr(RequestProxy, n)}
     props['__slots__'] = ()
     object.__setattr__(proxy, '__class__', type('RequestProxy', (RequestProxy,), props))
 

@@ -5,7 +5,8 @@ priority table.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .hooks import PRIORITIES, HandlerTool, SettingsTool, Tool, Toolbox
 from .lib import auth_basic, auth_digest, caching, cptools, encoding, jsontools, sessions, static

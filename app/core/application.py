@@ -8,7 +8,8 @@ invalidation.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .config import check_keys, merge
 from .cycle import serve
@@ -91,11 +92,13 @@ class Application:
             self.clear_routes()
             self._generation = gc.generation
         if dispatcher is None:
-            dispatcher = self._dispatcher(path) if self._dispatch_sections else self._global_dispatch
+            dispatcher = (self._dispatcher(path) if self._dispatch_sections
+                          else self._global_dispatch)
         key = (path, request.method) if dispatcher.vary_method else path
         entry = self._routes.get(key)
         if entry is None or entry[0] is not dispatcher:
-            handler, vpath, sources, is_index, cacheable, headers = dispatcher.resolve(request, path)
+            resolved = dispatcher.resolve(request, path)
+            handler, vpath, sources, is_index, cacheable, headers = resolved
             pkey = tuple([id(d) for _s, d in sources])
             plan = self._plans.get(pkey)
             if plan is None:

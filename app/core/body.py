@@ -9,9 +9,13 @@ from __future__ import annotations
 import io
 import tempfile
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import HTTPError
+
+if TYPE_CHECKING:
+    from .request_response import Request
 
 __all__ = ['RequestBody', 'Part', 'DEFAULT_MAX_BODY']
 
@@ -84,17 +88,17 @@ class RequestBody:
     ``body.params`` (the json_in tool installs one for JSON).
     """
 
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: Request) -> None:
         env = request.environ
         self.request = request
         self.fp = env.get('wsgi.input') or io.BytesIO()
         self.params: dict[str, Any] = {}
         self.content_type = ContentType(env.get('CONTENT_TYPE') or '')
-        self.processors: dict[str, Callable[['RequestBody'], None]] = {
+        self.processors: dict[str, Callable[[RequestBody], None]] = {
             'application/x-www-form-urlencoded': _process_urlencoded,
             'multipart/form-data': _process_multipart,
         }
-        self.default_proc: Callable[['RequestBody'], None] | None = None
+        self.default_proc: Callable[[RequestBody], None] | None = None
         self.maxbytes = DEFAULT_MAX_BODY
         self._read = 0
         cl = env.get('CONTENT_LENGTH')

@@ -28,7 +28,8 @@ import configparser
 import importlib
 import os
 import threading
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .dispatch import Dispatcher
 

@@ -9,7 +9,8 @@ closes it). Everything a route needs is resolved once, into its plan
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import _serving
 from .dispatch import test_callable_spec
@@ -20,13 +21,16 @@ from .lib.httputil import valid_status
 from .logs import log
 from .request_response import Request, Response
 
+if TYPE_CHECKING:
+    from .application import Application
+
 __all__ = ['serve', 'finalize', 'MAX_INTERNAL_REDIRECTS']
 
 #: More internal redirects than this for one request is a loop: 500.
 MAX_INTERNAL_REDIRECTS = 10
 
 
-def serve(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+def serve(app: Application, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     """Serve one WSGI request with ``app`` (an Application): the whole cycle."""
     request = Request(environ, app)
     token = _serving.set_current(request)
@@ -199,7 +203,7 @@ def _server_body(request: Request, response: Response) -> Iterable[bytes]:
     if body.__class__ is list and not request.plan.hooks['on_end_request']:
         # PERF: nothing left to do at close but the access line; with no
         # handler on the access logger or its ancestors, nothing would log.
-        if _access.handlers or _access.parent.handlers or _root_logger.handlers:
+        if _access.handlers or _access_parent.handlers or _root_logger.handlers:
             log.access(request, response, _length(response))
         return body
     return _Closing(body, request)
@@ -207,6 +211,7 @@ def _server_body(request: Request, response: Response) -> Iterable[bytes]:
 
 _access = log.access_log
 _root_logger = logging.getLogger()
+_access_parent = _access.parent or _root_logger
 
 
 def _length(response: Response) -> int | None:
@@ -250,8 +255,7 @@ class _Closing:
         req = self.request
         token = _serving.set_current(req)
         try:
-            for chunk in self.it:
-                yield chunk
+            yield from self.it
         except Exception as ex:
             # NOTE: headers are sent; all we can do is log and cut the stream.
             log.error('error while streaming the response: %r' % (ex,), 'HTTP',

@@ -13,10 +13,15 @@ import inspect
 import string
 import sys
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import _serving
 from .errors import HTTPError, NotFound
+
+if TYPE_CHECKING:
+    from .application import Application
+    from .request_response import Request
 
 __all__ = ['expose', 'popargs', 'Dispatcher', 'MethodDispatcher',
            'test_callable_spec', 'punctuation_to_underscores']
@@ -36,14 +41,14 @@ def expose(func: Any = None, alias: Any = None) -> Any:
     def expose_(f: Any) -> Any:
         f.exposed = True
         if alias is not None:
-            names = [alias] if isinstance(alias, (str, bytes)) else alias
+            names = [alias] if isinstance(alias, str) else list(alias)
             for a in names:
                 parents[a.replace('.', '_')] = f
         return f
 
     if isinstance(func, (types.FunctionType, types.MethodType, type)):
         if alias is None:
-            func.exposed = True
+            func.exposed = True  # type: ignore[union-attr]
             return func
         parents = sys._getframe(1).f_locals
         return expose_(func)
@@ -129,20 +134,21 @@ class Dispatcher:
         req.is_index = is_index
         return handler, vpath
 
-    def resolve(self, request: Any, path: str) -> tuple:
+    def resolve(self, request: Request, path: str) -> tuple:
         """Return ``(handler, vpath, sources, is_index, cacheable, headers)``.
 
         ``handler`` may be an HTTPError instance (raised when called);
         ``headers`` are ``(name, value)`` pairs every response of the route
         gets; ``cacheable`` is False when the result may differ next time.
         """
+        assert request.app is not None  # NOTE: a routed request belongs to an app
         handler, vpath, sources, is_index, cacheable = self.find(request.app, path)
         if handler is None:
             return (_Missing(request.script_name + request.path_info), [], sources, False,
                     cacheable, ())
         return handler, vpath, sources, is_index, cacheable, ()
 
-    def find(self, app: Any, path: str) -> tuple[Any, list[str], list, bool, bool]:
+    def find(self, app: Application, path: str) -> tuple[Any, list[str], list, bool, bool]:
         """Walk the tree; return ``(handler, vpath, sources, is_index, cacheable)``.
 
         ``sources`` is ``[(section, dict)]`` in merge order.
@@ -235,7 +241,8 @@ class MethodDispatcher(Dispatcher):
 
     vary_method = True
 
-    def resolve(self, request: Any, path: str) -> tuple:
+    def resolve(self, request: Request, path: str) -> tuple:
+        assert request.app is not None
         resource, vpath, sources, is_index, cacheable = self.find(request.app, path)
         if resource is None:
             return (_Missing(request.script_name + request.path_info), [], sources, False,

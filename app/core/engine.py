@@ -12,7 +12,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .logs import log
 
@@ -49,7 +50,7 @@ class _Plugin:
 class SignalHandler:
     """Installs SIGTERM/SIGINT (graceful stop) and SIGHUP (graceful) handlers."""
 
-    def __init__(self, engine: 'Engine') -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._old: dict[int, Any] = {}
 

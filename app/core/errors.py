@@ -7,11 +7,15 @@ import logging
 import sys
 import traceback as _traceback
 import urllib.parse
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import _serving
 from .lib.httputil import valid_status
 from .logs import log
+
+if TYPE_CHECKING:
+    from .request_response import Request, Response
 
 __all__ = ['CherryPyException', 'HTTPError', 'HTTPRedirect', 'NotFound',
            'InternalRedirect', 'TimeoutError', 'format_exc', 'get_error_page',
@@ -103,7 +107,7 @@ class HTTPRedirect(CherryPyException):
         self.encoding = encoding
         super().__init__(abs_urls, status)
 
-    def set_response(self, response: Any = None) -> None:
+    def set_response(self, response: Response | None = None) -> None:
         """Make ``response`` (default: the current one) a redirect."""
         if response is None:
             response = _serving.current().response
@@ -159,7 +163,7 @@ class HTTPError(CherryPyException):
         self.message = message or default_message
         super().__init__(status, message)
 
-    def set_response(self, response: Any = None) -> None:
+    def set_response(self, response: Response | None = None) -> None:
         """Write this error's status, headers and page into ``response``."""
         req = _serving.current()
         if response is None:
@@ -182,8 +186,8 @@ class HTTPError(CherryPyException):
         raise self
 
     @classmethod
-    def handle(cls, exception: type | tuple, status: int = 500,
-               message: str = ''):
+    def handle(cls, exception: type[BaseException] | tuple[type[BaseException], ...],
+               status: int = 500, message: str = '') -> contextlib.AbstractContextManager[None]:
         """Context manager that turns ``exception`` into this HTTPError."""
         @contextlib.contextmanager
         def _cm() -> Iterator[None]:
@@ -221,7 +225,7 @@ def format_exc(exc: BaseException | tuple | None = None) -> str:
 
 
 def get_error_page(code: int, reason: str, message: str, tb: str | None,
-                   req: Any = None) -> bytes:
+                   req: Request | None = None) -> bytes:
     """Render the error page: ``error_page.<code>`` (file or callable) or ours."""
     status = '%s %s' % (code, reason)
     # NOTE: escaped as CherryPy does (quotes left alone).
@@ -256,7 +260,7 @@ _NOT_FOR_ERRORS = ('Accept-Ranges', 'Age', 'ETag', 'Location', 'Retry-After', 'V
                    'Content-Disposition', 'Content-Language')
 
 
-def clean_headers(status: int, response: Any) -> None:
+def clean_headers(status: int, response: Response) -> None:
     """Drop the headers that must not go with an error page.
 
     CherryPy's list, plus the caching headers a route sets for its content

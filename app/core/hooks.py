@@ -65,7 +65,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _serving
 from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
@@ -388,6 +389,9 @@ class RequestHooks:
 class Toolbox:
     """The registry of tools: ``tools.name = Tool(...)`` registers one."""
 
+    namespace: str
+    _tools: dict[str, Tool]
+
     def __init__(self, namespace: str = 'tools') -> None:
         object.__setattr__(self, 'namespace', namespace)
         object.__setattr__(self, '_tools', {})
@@ -399,6 +403,11 @@ class Toolbox:
             value.namespace = self.namespace
             self._tools[name] = value
         object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: only reached for a name that is not registered; typed Any so
+        # that ``tools.gzip`` and a program's own ``tools.x`` type-check.
+        raise AttributeError('no tool %r in the %s toolbox' % (name, self.namespace))
 
     def __delattr__(self, name: str) -> None:
         self._tools.pop(name, None)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .request_response import Request, Response
 
 __all__ = ['LogManager', 'log']
 
@@ -24,7 +27,7 @@ class _ScreenHandler(logging.StreamHandler):
         self._which = which
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr if self._which == 'error' else sys.stdout
 
@@ -67,7 +70,7 @@ class LogManager:
         """``log(msg)``: write ``msg`` to the error log, at INFO unless told (as CherryPy)."""
         self.error(msg, context, severity, traceback)
 
-    def access(self, request: Any, response: Any, nbytes: int | None) -> None:
+    def access(self, request: Request, response: Response, nbytes: int | None) -> None:
         """Write one access line for a finished request (only if anyone listens)."""
         lg = self.access_log
         # PERF: formatting costs more than the rest of logging; skip it when

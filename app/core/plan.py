@@ -13,10 +13,14 @@ config sets no request or response attribute.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .config import check_keys
 from .hooks import HOOK_POINTS, Tool, Toolbox
+
+if TYPE_CHECKING:
+    from .request_response import Request, Response
 
 __all__ = ['Plan', 'build_plan', 'EMPTY_PLAN']
 
@@ -56,7 +60,7 @@ class Plan:
                        bool(config.get('tools.encode.add_charset', True)))
         self._without: dict[Any, Plan] = {}
 
-    def apply(self, request: Any, response: Any) -> None:
+    def apply(self, request: Request, response: Response) -> None:
         """Set the route's ``request.*``, ``response.*`` and ``error_page.*`` config."""
         for attr, value in self.request_attrs:
             setattr(request, attr, value)
@@ -69,7 +73,7 @@ class Plan:
         if self.error_page:
             request.error_page = self.error_page
 
-    def without(self, fn: Callable[..., Any]) -> 'Plan':
+    def without(self, fn: Callable[..., Any]) -> Plan:
         """This plan minus the ``before_handler`` hook ``fn`` (memoized).
 
         Routes whose trailing-slash check is known to pass use it, so that
@@ -84,7 +88,7 @@ class Plan:
             self._without[fn] = plan
         return plan
 
-    def with_hook(self, point: str, hook: tuple, priority: Any) -> 'Plan':
+    def with_hook(self, point: str, hook: tuple, priority: Any) -> Plan:
         """A copy of this plan with ``hook`` added at ``point`` by ``priority``.
 
         Ties keep the order of attachment, as at plan build time.
@@ -99,7 +103,7 @@ class Plan:
         return self._replace(point, hooks[:i] + (hook,) + hooks[i:],
                              prios[:i] + (priority,) + prios[i:])
 
-    def _replace(self, point: str, hooks: tuple, priorities: tuple) -> 'Plan':
+    def _replace(self, point: str, hooks: tuple, priorities: tuple) -> Plan:
         all_hooks = dict(self.hooks)
         all_hooks[point] = hooks
         all_prios = dict(self.priorities)
@@ -169,12 +173,13 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
             if not conf.get('on'):
                 continue
             tool = box.get(name)
+            assert tool is not None  # NOTE: check_keys has refused unknown tools
             if type(tool)._setup is not Tool._setup:
                 # A subclass that attaches its own hooks: run its _setup per
                 # request, before on_start_resource, as CherryPy does.
-                setups.append(tool._setup)  # type: ignore[union-attr]
+                setups.append(tool._setup)
                 continue
-            for point, prio, fn, kw in tool.route_hooks(conf):  # type: ignore[union-attr]
+            for point, prio, fn, kw in tool.route_hooks(conf):
                 hooks[point].append((prio, order, fn, kw, getattr(fn, 'failsafe', False)))
                 order += 1
     ordered = {p: sorted(h, key=lambda x: x[:2]) for p, h in hooks.items()}

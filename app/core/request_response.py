@@ -6,16 +6,20 @@ Both are built once per request from the WSGI environ; the costly parts
 from __future__ import annotations
 
 import http.cookies
-from time import time as _time
 import urllib.parse
-from typing import Any
+from collections.abc import Callable
+from time import time as _time
+from typing import TYPE_CHECKING, Any
 
 from . import _serving
-from .errors import SERVER, HTTPError
-from .lib.httputil import HeaderMap, HTTPDate
 from .body import RequestBody
+from .errors import SERVER, HTTPError
 from .hooks import RequestHooks
-from .plan import EMPTY_PLAN
+from .lib.httputil import HeaderMap, HTTPDate
+from .plan import EMPTY_PLAN, Plan
+
+if TYPE_CHECKING:
+    from .application import Application
 
 __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 
@@ -74,8 +78,8 @@ def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
 #: config equal to its default is skipped when a route's plan is built).
 REQUEST_DEFAULTS: dict[str, Any] = {
     'session': None, 'show_tracebacks': True, 'show_mismatched_params': True,
-    'error_page': _EMPTY, 'process_request_body': True,
-    'methods_with_bodies': _METHODS_WITH_BODIES, 'throws': _THROWS, 'dispatch': None, 'closed': False,
+    'error_page': _EMPTY, 'process_request_body': True, 'closed': False,
+    'methods_with_bodies': _METHODS_WITH_BODIES, 'throws': _THROWS, 'dispatch': None,
     'login': None, 'json': None, 'error_response': None, 'handled_error': None,
     'request_line': None, 'cached': False, 'cacheable': False,
 }
@@ -110,7 +114,52 @@ class Request:
         'extra',
     )
 
-    def __init__(self, environ: dict[str, Any], app: Any = None) -> None:
+    environ: dict[str, Any]
+    app: Application | None
+    method: str
+    path_info: str
+    script_name: str
+    config: dict[str, Any]
+    handler: Callable[..., Any] | None
+    response: Response
+    is_index: bool | None
+    args: tuple[str, ...]
+    plan: Plan
+    stage: str | None
+    closed: bool
+    session: Any
+    show_tracebacks: bool
+    show_mismatched_params: bool
+    error_page: dict[Any, Any]
+    process_request_body: bool
+    methods_with_bodies: tuple[str, ...]
+    throws: tuple[type[BaseException], ...]
+    dispatch: Any
+    login: str | None
+    json: Any
+    error_response: Callable[[], Any] | None
+    handled_error: BaseException | None
+    request_line: str | None
+    cached: bool
+    cacheable: bool
+    cache_claim: tuple[Any, Any, Any] | None
+    session_saved: bool
+    session_save_late: bool
+    _json_inner_handler: Callable[..., Any] | None
+    _params: dict[str, Any] | None
+    _headers: HeaderMap | None
+    _cookie: http.cookies.SimpleCookie | None
+    _body: RequestBody | None
+    _remote: Host | None
+    _local: Host | None
+    _base: str | None
+    _query_string: str | None
+    _server_protocol: str | None
+    _scheme: str | None
+    _protocol: tuple[int, int] | None
+    extra: dict[str, Any] | None
+
+    def __init__(self, environ: dict[str, Any], app: Application | None = None) -> None:
         self.environ = environ
         self.app = app
         self.method = environ.get('REQUEST_METHOD', 'GET')

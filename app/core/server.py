@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cheroot import connections as _connections
 from cheroot import wsgi as _wsgi
@@ -27,8 +28,9 @@ __all__ = ['Server', 'HTTPServer']
 class _SelectingConnectionManager(_connections.ConnectionManager):
     """Puts new connections in the selector; a worker gets them once readable."""
 
-    def _from_server_socket(self, server_socket: Any) -> None:  # type: ignore[override]
-        conn = super()._from_server_socket(server_socket)
+    def _from_server_socket(self, server_socket: Any) -> None:
+        # NOTE: cheroot's private method (its stubs leave it out); pinned in pyproject.
+        conn = super()._from_server_socket(server_socket)  # type: ignore[misc]
         if conn is not None:
             # NOTE: put() dispatches at once if bytes are already buffered,
             # otherwise registers the socket; idle ones expire after timeout.
@@ -41,7 +43,7 @@ class HTTPServer(_wsgi.Server):
 
     def prepare(self) -> None:
         super().prepare()
-        old = self._connections
+        old: Any = self._connections  # type: ignore[has-type]
         self._connections = _SelectingConnectionManager(self)
         old._selector.close()
 

@@ -1,7 +1,8 @@
 """The tree of mounted applications: ``tree.mount`` and ``tree.graft``."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import _serving
 from .application import Application

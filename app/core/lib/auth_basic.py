@@ -18,7 +18,7 @@ import base64
 import binascii
 import hmac
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 from .. import _serving
 from ..errors import HTTPError

@@ -26,7 +26,8 @@ import re
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError

@@ -11,7 +11,8 @@ import abc
 import collections
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'variant_key']
 
@@ -64,7 +65,7 @@ class Cache(abc.ABC):
     def release(self, key: tuple, token: Any) -> None:
         """Release a claim taken with ``claim`` (wakes the waiters)."""
 
-    def clear(self) -> None:
+    def clear(self) -> None:  # noqa: B027 (a store holding nothing locally keeps this)
         """Forget everything this process holds."""
 
 

@@ -33,7 +33,8 @@ import datetime
 import logging
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPRedirect

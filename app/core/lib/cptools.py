@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect

@@ -8,11 +8,16 @@ rather than as a hook, since nearly every response needs it.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .. import _serving
 from ..errors import HTTPError
 from .httputil import header_elements
+
+if TYPE_CHECKING:
+    from ..request_response import Request, Response
+    from .httputil import HeaderMap
 
 __all__ = ['response_charset', 'encode_text', 'encode_body', 'gzip', 'compress',
            'decompress', 'ENCODE_KEYS']
@@ -25,7 +30,7 @@ ENCODE_KEYS = ('encoding', 'text_only', 'add_charset', 'debug', 'errors',
                'default_encoding', 'failmsg')
 
 
-def response_charset(request: Any, headers: Any) -> str:
+def response_charset(request: Request, headers: HeaderMap) -> str:
     """The charset to encode text with: the Content-Type's, else tools.encode's.
 
     Declares it on a ``text/*`` Content-Type when tools.encode is on: as in
@@ -64,7 +69,7 @@ def _encode_iter(body: Iterable[Any], charset: str) -> Iterator[bytes]:
             yield chunk
 
 
-def encode_body(request: Any, response: Any) -> None:
+def encode_body(request: Request, response: Response) -> None:
     """Make ``response.body`` a list (or, streamed, an iterator) of bytes.
 
     Adds the charset to ``text/*`` Content-Types when ``tools.encode`` is on.
@@ -142,7 +147,7 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
     if not acceptable:
         return
     ct = (headers.get('Content-Type') or '').split(';')[0].strip()
-    q = {}
+    q: dict[str, float] = {}
     for coding in acceptable:
         q.setdefault(coding.value.lower(), coding.qvalue)
     gzip_listed = 'gzip' in q or 'x-gzip' in q

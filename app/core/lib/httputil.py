@@ -4,8 +4,9 @@ from __future__ import annotations
 import datetime
 import email.utils
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ['HeaderMap', 'valid_status', 'response_codes', 'HTTPDate',
            'header_elements', 'parse_http_date']
@@ -72,16 +73,16 @@ class HeaderMap(dict):
         for k, v in kw.items():
             self[k] = v
 
-    def copy(self) -> 'HeaderMap':
+    def copy(self) -> HeaderMap:
         h = _new_dict(HeaderMap)  # PERF: skips __init__; the keys are already titled
         dict.update(h, self)
         return h
 
-    def elements(self, key: str) -> list['HeaderElement']:
+    def elements(self, key: str) -> list[HeaderElement]:
         """Return the parsed, q-sorted elements of header ``key``."""
         return header_elements(key, self.get(key))
 
-    def values(self, key: str | None = None):  # type: ignore[override]
+    def values(self, key: str | None = None):
         """With a key: the element values of that header (CherryPy API)."""
         if key is None:
             return dict.values(self)
@@ -173,7 +174,7 @@ def parse_http_date(value: str | None) -> float | None:
         return None
     if dt.tzinfo is None:
         # NOTE: asctime dates and "-0000" carry no zone; HTTP dates are GMT.
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
+        dt = dt.replace(tzinfo=datetime.UTC)
     return dt.timestamp()
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import collections.abc
 import json
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError
@@ -22,10 +23,10 @@ _encoder = _Encoder()
 # PERF: JSONEncoder.encode builds a C encoder on every call; this one is
 # built once. It keeps no state between calls (no circular-reference
 # markers: a cycle ends in RecursionError), so threads may share it.
-_c_encode = (json.encoder.c_make_encoder(None, _encoder.default,
-                                         json.encoder.encode_basestring_ascii, None,
-                                         ': ', ', ', False, False, True)
-             if json.encoder.c_make_encoder is not None else None)
+_make = getattr(json.encoder, 'c_make_encoder', None)  # NOTE: CPython's C accelerator
+_c_encode = (_make(None, _encoder.default, json.encoder.encode_basestring_ascii, None,
+                   ': ', ', ', False, False, True)
+             if _make is not None else None)
 
 
 def json_encode(value: Any) -> bytes:

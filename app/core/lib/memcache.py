@@ -25,12 +25,17 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
-from pymemcache.exceptions import (MemcacheClientError, MemcacheError,
-                                   MemcacheServerError, MemcacheUnexpectedCloseError)
+from pymemcache.exceptions import (
+    MemcacheClientError,
+    MemcacheError,
+    MemcacheServerError,
+    MemcacheUnexpectedCloseError,
+)
 
 from ..logs import log
 

@@ -28,7 +28,8 @@ import re
 import secrets
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError
@@ -175,10 +176,10 @@ class Session:
 
     # -- change tracking (stores that serialize override these) -------------
     def _snapshot(self) -> None:
-        self._orig = dict(self._data)
+        self._orig: dict[Any, Any] = dict(self._data)
 
     def _forget_stored(self) -> None:
-        self._orig: dict[Any, Any] = {}
+        self._orig = {}
 
     def _changed(self) -> bool:
         # Identity, not equality: nested objects are shared with the store,

@@ -17,7 +17,8 @@ import datetime
 import decimal
 import json
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ['dumps', 'loads', 'pack', 'unpack']
 

@@ -31,9 +31,17 @@ from typing import Any
 
 from ..errors import HTTPError
 from ..logs import log
+from .memcache import (
+    DEFAULT_SERVERS,
+    Refused,
+    SharedClient,
+    Unavailable,
+    close_clients,
+    health,
+    servers_from,
+    shared_client,
+)
 from .memcache import Health as StorageHealth
-from .memcache import (DEFAULT_SERVERS, Refused, SharedClient, Unavailable, close_clients,
-                       health, servers_from, shared_client)
 from .session_base import SerializedSession, StorageUnavailable
 from .session_json import dumps, loads, pack, unpack
 

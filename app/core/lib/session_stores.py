@@ -178,7 +178,7 @@ class FileSession(SerializedSession):
         """Remove expired session files and orphaned temporary and lock files."""
         now = time.time()
         root = self.storage_path
-        for name in os.listdir(root):  # type: ignore[arg-type]
+        for name in os.listdir(root):
             if not name.startswith(self.prefix):
                 continue
             path = os.path.join(root, name)  # type: ignore[arg-type]

@@ -222,7 +222,7 @@ class SessionTool(Tool):
         """Init's arguments, ``locking``, and any storage class's ``config_keys``."""
         if arg in ('on', 'priority', 'locking') or arg in self._params()[0]:
             return True
-        return any(arg in cls.config_keys for cls in _subclasses(Session))
+        return any(arg in cls.config_keys for cls in _subclasses(Session))  # type: ignore[attr-defined]
 
     def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
         """Init, the lock for ``locking``, save and close; the storage class resolved once."""
@@ -253,7 +253,8 @@ class SessionTool(Tool):
 
 
 def _subclasses(cls: type) -> list[type]:
-    out = [cls]
-    for sub in cls.__subclasses__():
-        out.extend(_subclasses(sub))
+    out: list[type] = [cls]
+    subclass: type
+    for subclass in type.__subclasses__(cls):
+        out.extend(_subclasses(subclass))
     return out

@@ -14,7 +14,8 @@ import os
 import re
 import stat
 import urllib.parse
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, NotFound
