@@ -144,7 +144,7 @@ def test_a_programs_own_request_attributes_live_in_extra():
             req = cherrypy.serving.request
             del cherrypy.request.user
             cherrypy.request.user = 'bob'
-            return '%s %s %s %s' % (req.user, req.extra, cherrypy.response.note,
+            return '%s %s %s %s' % (cherrypy.request.user, req.extra, cherrypy.response.note,
                                     cherrypy.request.team)
     cherrypy.tree.mount(Root(), '', {'/': {'request.team': 'blue'}})
     r = call(None, '/')
@@ -190,3 +190,33 @@ def test_log_and_error_page_name_this_core(caplog):
     assert b'Powered by app.core/' in r.body and b'CherryPy' not in r.body
     assert r.headers['Server'].startswith('app.core')
     assert logging.getLogger('cherrypy.error') is cherrypy.log.error_log
+
+
+def test_charsets_remembered_per_route_stay_right_for_every_content_type():
+    class Root:
+        @cherrypy.expose
+        def page(self, ct='', text='é'):
+            if ct:
+                cherrypy.response.headers['Content-Type'] = ct
+            return text
+    cherrypy.tree.mount(Root(), '', {'/': {'tools.encode.encoding': 'utf-8'}})
+    types = ['text/x-%d' % i for i in range(40)]  # more than a plan remembers
+    for _round in range(2):
+        for ct in types + ['text/plain;charset=latin-1', 'application/octet-stream', '']:
+            r = call(None, '/page', query='ct=' + ct.replace(';', '%3B') if ct else '')
+            if ct == 'text/plain;charset=latin-1':
+                assert (r.headers['Content-Type'], r.body) == (ct, 'é'.encode('latin-1'))
+            elif ct == 'application/octet-stream':
+                assert (r.headers['Content-Type'], r.body) == (ct, 'é'.encode('utf-8'))
+            else:
+                want = (ct or 'text/html') + ';charset=utf-8'
+                assert (r.headers['Content-Type'], r.body) == (want, 'é'.encode('utf-8'))
+
+
+def test_header_names_fold_case_however_many_there_are():
+    from app.core.lib.httputil import HeaderMap
+    h = HeaderMap()
+    for i in range(600):  # past the cache of titled names
+        h['x-name-%d' % i] = str(i)
+    assert h['X-NAME-599'] == '599' and 'x-Name-0' in h and len(h) == 600
+    assert list(h)[:2] == ['X-Name-0', 'X-Name-1']

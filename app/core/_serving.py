@@ -62,8 +62,16 @@ class RequestProxy:
 
     def __getattr__(self, name: str) -> Any:
         # NOTE: known attributes are properties (fast_attributes); this serves
-        # the rest, and raises the clear error outside a request.
-        return getattr(self._target(), name)
+        # the rest: a program's own attributes (in the target's ``extra``),
+        # and the clear error outside a request.
+        target = self._target()
+        try:
+            return getattr(target, name)
+        except AttributeError:
+            extra = getattr(target, 'extra', None)
+            if extra and name in extra:
+                return extra[name]
+            raise
 
     def __setattr__(self, name: str, value: Any) -> None:
         target = self._target()

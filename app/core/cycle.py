@@ -35,7 +35,8 @@ def serve(app: Application, environ: dict[str, Any], start_response: Callable) -
     request = Request(environ, app)
     token = _serving.set_current(request)
     try:
-        for hop in range(MAX_INTERNAL_REDIRECTS + 1):
+        hops = 0
+        while True:
             response = request.response
             try:
                 try:
@@ -68,7 +69,9 @@ def serve(app: Application, environ: dict[str, Any], start_response: Callable) -
                         handler = request.handler
                         if handler is not None:
                             request.stage = 'handler'
-                            params = request.params
+                            params = request._params
+                            if params is None:
+                                params = request.params
                             try:
                                 response.body = handler(*request.args, **params)
                             except TypeError:
@@ -87,7 +90,8 @@ def serve(app: Application, environ: dict[str, Any], start_response: Callable) -
                     if request.plan.hooks['on_end_resource']:
                         run_hooks(request, 'on_end_resource')
             except InternalRedirect as ir:
-                if hop == MAX_INTERNAL_REDIRECTS:
+                hops += 1
+                if hops > MAX_INTERNAL_REDIRECTS:
                     log.error('internal redirect loop: more than %d internal redirects, '
                               'from %s' % (MAX_INTERNAL_REDIRECTS, ir.path), 'HTTP')
                     _bare_500(request.response)
@@ -118,10 +122,17 @@ def serve(app: Application, environ: dict[str, Any], start_response: Callable) -
                     log.error('error while handling an error', 'HTTP', traceback=True)
                     _bare_500(response)
             break
-        # 6. To the server; on_end_request runs and the access line is logged
-        # when it closes the body.
+        # 6. To the server. on_end_request runs and the access line is written
+        # when it closes the body; PERF: a list body with nothing to run is
+        # logged now and handed over as it is.
         start_response(response.output_status, response.header_list)
-        return _server_body(request, response)
+        body = response.body
+        if body.__class__ is not list or request.method == 'HEAD' \
+                or request.plan.hooks['on_end_request']:
+            return _closing(request, response)
+        if _access.handlers or _access_parent.handlers or _root_logger.handlers:
+            log.access(request, response, _length(response))
+        return body
     finally:
         _serving.reset_current(token)
 
@@ -192,23 +203,18 @@ def finalize(request: Request, response: Response) -> None:
             h.append((name, value))
 
 
-def _server_body(request: Request, response: Response) -> Iterable[bytes]:
-    """The body for the server: a list, or ``_Closing`` when work remains at close."""
+def _closing(request: Request, response: Response) -> Iterable[bytes]:
+    """The body as a ``_Closing``; a HEAD request's is closed now and sent empty."""
     body = response.body
     if request.method == 'HEAD':
         close = getattr(body, 'close', None)
         if close is not None:
             close()  # NOTE: a file body would stay open until collected
         body = response.body = ()
-    if body.__class__ is list and not request.plan.hooks['on_end_request']:
-        # PERF: nothing left to do at close but the access line; with no
-        # handler on the access logger or its ancestors, nothing would log.
-        if _access.handlers or _access_parent.handlers or _root_logger.handlers:
-            log.access(request, response, _length(response))
-        return body
     return _Closing(body, request)
 
 
+#: PERF: with no handler on the access logger or its ancestors, nothing logs.
 _access = log.access_log
 _root_logger = logging.getLogger()
 _access_parent = _access.parent or _root_logger

@@ -30,7 +30,7 @@ class Plan:
 
     __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
                  'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
-                 'settings', '_without')
+                 'settings', 'charsets', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -55,6 +55,8 @@ class Plan:
                              or response_headers or error_page)
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
         #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
+        #: Content-Type a handler set -> (as declared, charset); see response_charset.
+        self.charsets: dict[str, tuple[str, str]] = {}
         self.encode = (bool(config.get('tools.encode.on', True)),
                        config.get('tools.encode.encoding') or 'utf-8',
                        bool(config.get('tools.encode.add_charset', True)))
@@ -124,7 +126,7 @@ def _as_list(value: Any) -> Iterable[Any]:
 
 def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
                sources: tuple = (), defaults: Mapping[str, Any] | None = None,
-               request_class: type | None = None) -> Plan:
+               request_class: type[Request] | None = None) -> Plan:
     """Turn a route's merged config into a Plan (done once per route).
 
     ``request.<attr>`` settings whose value is already the default in
@@ -148,7 +150,9 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
             if arg:
                 tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
         elif ns == 'request':
-            if request_class is not None and not hasattr(request_class, rest):
+            if request_class is not None and rest in request_class.config_read:
+                pass  # NOTE: read from the route's config when used
+            elif request_class is not None and not hasattr(request_class, rest):
                 request_extra[rest] = value
             elif defaults is None or defaults.get(rest, _NOTHING) is not value:
                 request_attrs.append((rest, value))

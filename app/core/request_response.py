@@ -91,7 +91,11 @@ class Request:
     Config keys ``request.<attr>`` set attributes here for the route. Every
     attribute is declared in ``__slots__``; what a program sets that is not
     declared (CherryPy programs set their own on ``cherrypy.request``) lives
-    in ``extra``, which attribute reads fall back to.
+    in ``extra``, which reads through ``cherrypy.request`` fall back to.
+
+    PERF: no ``__getattr__`` here: defining one stops CPython from
+    specializing attribute access on the class, which costs more than
+    everything else the core does per request.
     """
 
     __slots__ = (
@@ -99,7 +103,7 @@ class Request:
         'environ', 'app', 'method', 'path_info', 'script_name', 'config', 'handler',
         'response', 'is_index', 'args', 'plan', 'stage', 'closed',
         # CherryPy's settable attributes (REQUEST_DEFAULTS).
-        'session', 'show_tracebacks', 'show_mismatched_params', 'error_page',
+        'session', '_show_tracebacks', '_show_mismatched_params', 'error_page',
         'process_request_body', 'methods_with_bodies', 'throws', 'dispatch', 'login',
         'json', 'error_response', 'handled_error', 'request_line',
         # Tool state: caching (CherryPy's names, then the stampede claim to
@@ -128,8 +132,8 @@ class Request:
     stage: str | None
     closed: bool
     session: Any
-    show_tracebacks: bool
-    show_mismatched_params: bool
+    _show_tracebacks: bool | None
+    _show_mismatched_params: bool | None
     error_page: dict[Any, Any]
     process_request_body: bool
     methods_with_bodies: tuple[str, ...]
@@ -182,8 +186,8 @@ class Request:
         self.closed = False
         # PERF: one store per slot, no loop: this runs on every request.
         self.session = None
-        self.show_tracebacks = True
-        self.show_mismatched_params = True
+        self._show_tracebacks = None
+        self._show_mismatched_params = None
         self.error_page = _EMPTY
         self.process_request_body = True
         self.methods_with_bodies = _METHODS_WITH_BODIES
@@ -212,13 +216,6 @@ class Request:
         self._scheme = None
         self._protocol = None
         self.extra = None
-
-    def __getattr__(self, name: str) -> Any:
-        # NOTE: only reached for a name that is not declared: a program's own.
-        extra = self.extra
-        if extra is not None and name in extra:
-            return extra[name]
-        raise AttributeError('%r object has no attribute %r' % (type(self).__name__, name))
 
     @property
     def query_string(self) -> str:
@@ -373,6 +370,31 @@ class Request:
                     pass
         return c
 
+    #: Attributes read from the route's config (``request.<name>``) unless
+    #: set on the request: a plan sets nothing per request for them.
+    #: PERF: the production environment sets both on every route.
+    config_read = frozenset(('show_tracebacks', 'show_mismatched_params'))
+
+    @property
+    def show_tracebacks(self) -> bool:
+        """Whether error pages show the traceback (config ``request.show_tracebacks``)."""
+        v = self._show_tracebacks
+        return self.config.get('request.show_tracebacks', True) if v is None else v
+
+    @show_tracebacks.setter
+    def show_tracebacks(self, value: bool) -> None:
+        self._show_tracebacks = value
+
+    @property
+    def show_mismatched_params(self) -> bool:
+        """Whether a 404/400 for arguments that don't fit the handler names them."""
+        v = self._show_mismatched_params
+        return self.config.get('request.show_mismatched_params', True) if v is None else v
+
+    @show_mismatched_params.setter
+    def show_mismatched_params(self, value: bool) -> None:
+        self._show_mismatched_params = value
+
     @property
     def query_params(self) -> dict[str, Any]:
         """The parsed query string only."""
@@ -384,7 +406,11 @@ class Request:
         """Query string and form fields, merged; a repeated field is a list."""
         p = self._params
         if p is None:
-            p = self._params = self.query_params
+            qs = self._query_string
+            if qs is None:
+                qs = self.environ.get('QUERY_STRING', '')
+            # PERF: query_params inlined; this runs for every handler call.
+            p = self._params = parse_query_string(qs) if qs else {}
         return p
 
     @params.setter
@@ -434,6 +460,7 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
 
 
 _template: list = [0, HeaderMap()]
+_new_headers = dict.__new__
 
 
 def _default_headers() -> HeaderMap:
@@ -467,7 +494,12 @@ class Response:
 
     def __init__(self) -> None:
         self.status: int | str = 200
-        self.headers: HeaderMap = _default_headers().copy()
+        # PERF: _default_headers().copy(), inlined: two calls fewer per request.
+        t = _template
+        if t[0] != int(_time()):
+            _default_headers()
+        self.headers: HeaderMap = _new_headers(HeaderMap)
+        dict.update(self.headers, t[1])
         self.body: Any = None
         self.header_list: list[tuple[str, str]] | None = None
         self.output_status: str | None = None
@@ -476,8 +508,6 @@ class Response:
         self.timeout = 300
         self._cookie: http.cookies.SimpleCookie | None = None
         self.extra: dict[str, Any] | None = None
-
-    __getattr__ = Request.__getattr__
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:

@@ -36,19 +36,38 @@ def response_charset(request: Request, headers: HeaderMap) -> str:
     Declares it on a ``text/*`` Content-Type when tools.encode is on: as in
     CherryPy, only for what a page handler produced; a tool that answered
     (staticdir) sends its own type.
+
+    PERF: for what a handler produced, the answer depends only on the route
+    and the Content-Type, so it is kept in the plan (``plan.charsets``).
     """
     ct = dict.get(headers, 'Content-Type') or ''
-    encode_on, charset, add_charset = request.plan.encode
+    plan = request.plan
+    handler_made = request.stage == 'before_finalize'
+    if handler_made:
+        known = plan.charsets.get(ct)
+        if known is not None:
+            declared, charset = known
+            if declared is not ct:
+                dict.__setitem__(headers, 'Content-Type', declared)
+            return charset
+    encode_on, charset, add_charset = plan.encode
+    declared = ct
     i = ct.find('charset=')
-    if i >= 0:
-        named = ct[i + 8:].split(';', 1)[0].strip().strip('"')
-        if named:
-            return named
-    if not encode_on:
-        return 'utf-8'
-    if i < 0 and ct[:5] == 'text/' and add_charset and request.stage == 'before_finalize':
-        dict.__setitem__(headers, 'Content-Type', ct + ';charset=' + charset)
+    named = ct[i + 8:].split(';', 1)[0].strip().strip('"') if i >= 0 else ''
+    if named:
+        charset = named
+    elif not encode_on:
+        charset = 'utf-8'
+    elif i < 0 and ct[:5] == 'text/' and add_charset and handler_made:
+        declared = ct + ';charset=' + charset
+        dict.__setitem__(headers, 'Content-Type', declared)
+    if handler_made and len(plan.charsets) < _CHARSETS_PER_PLAN:
+        plan.charsets[ct] = (declared, charset)
     return charset
+
+
+#: A handler may set any Content-Type; a plan remembers this many.
+_CHARSETS_PER_PLAN = 16
 
 
 def encode_text(text: str, charset: str) -> bytes:

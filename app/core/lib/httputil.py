@@ -25,6 +25,20 @@ response_codes[503] = ('Service Unavailable',
 
 _new_dict = dict.__new__
 
+#: Header name -> its title-cased form. PERF: ``str.title`` costs more than
+#: a lookup; names are few, and past _TITLED_MAX new ones are not kept.
+_titled: dict[str, str] = {}
+_TITLED_MAX = 512
+
+
+def _title(key: Any) -> str:
+    if key.__class__ is not str:
+        return str(key).title()
+    t = key.title()
+    if len(_titled) < _TITLED_MAX:
+        _titled[key] = t
+    return t
+
 
 class HeaderMap(dict):
     """A dict of HTTP headers whose keys compare case-insensitively.
@@ -43,13 +57,13 @@ class HeaderMap(dict):
 
     @staticmethod
     def _k(key: str) -> str:
-        return key.title() if key.__class__ is str else str(key).title()
+        return _titled.get(key) or _title(key)
 
     def __getitem__(self, key: str) -> str:
-        return dict.__getitem__(self, key.title() if key.__class__ is str else str(key).title())
+        return dict.__getitem__(self, _titled.get(key) or _title(key))
 
     def __setitem__(self, key: str, value: Any) -> None:
-        dict.__setitem__(self, key.title() if key.__class__ is str else str(key).title(), value)
+        dict.__setitem__(self, _titled.get(key) or _title(key), value)
 
     def __delitem__(self, key: str) -> None:
         dict.__delitem__(self, self._k(key))
