@@ -1,10 +1,11 @@
-"""The request cycle: what happens to one request, top to bottom, in ``serve``.
+"""The request cycle: what happens to one request, top to bottom, in ``respond``.
 
-``serve`` is ``Application.__call__``: route, the eight hook points in
-order around the handler, finalize, the error path and its failsafe, then
-the body handed to the server (``on_end_request`` runs when the server
-closes it). Everything a route needs is resolved once, into its plan
-(``plan.py``); the cycle only reads it.
+``respond`` is the cycle: route, the hook points in order around the
+handler, finalize, the error path and its failsafe. ``serve`` is
+``Application.__call__``: it makes the request current, follows internal
+redirects and hands the body to the server (``on_end_request`` runs when
+the server closes it). Everything a route needs is resolved once, into its
+plan (``plan.py``); the cycle only reads it.
 """
 from __future__ import annotations
 
@@ -24,71 +25,22 @@ from .request_response import Request, Response
 if TYPE_CHECKING:
     from .application import Application
 
-__all__ = ['serve', 'finalize', 'MAX_INTERNAL_REDIRECTS']
+__all__ = ['serve', 'respond', 'finalize', 'MAX_INTERNAL_REDIRECTS']
 
 #: More internal redirects than this for one request is a loop: 500.
 MAX_INTERNAL_REDIRECTS = 10
 
 
 def serve(app: Application, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-    """Serve one WSGI request with ``app`` (an Application): the whole cycle."""
+    """Serve one WSGI request with ``app`` (an Application), following internal redirects."""
     request = Request(environ, app)
     token = _serving.set_current(request)
     try:
         hops = 0
         while True:
-            response = request.response
             try:
-                try:
-                    try:
-                        # 1. Route: the handler and the route's plan, cached per path.
-                        if 'HTTP_HOST' not in request.environ and request.protocol >= (1, 1):
-                            raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
-                        plan = app.route(request, request.path_info)
-                        if plan.settings:
-                            plan.apply(request, response)  # request.* / response.* config
-                        for setup in plan.setups:
-                            setup()  # Tool._setup: hooks attached for this request only
-                        # 2. The hook points in order. NOTE: read from request.plan at
-                        # each point, since a hook may attach others for this request.
-                        if request.plan.hooks['on_start_resource']:
-                            run_hooks(request, 'on_start_resource')
-                        body = request.method in request.methods_with_bodies \
-                            and request.process_request_body
-                        if body:
-                            request.body.check_size(app.max_request_body_size())
-                        elif request.plan.hooks['before_request_body']:
-                            request.process_request_body = False  # hooks see no body is coming
-                        if request.plan.hooks['before_request_body']:
-                            run_hooks(request, 'before_request_body')
-                        if body and request.process_request_body:
-                            request.body.process()
-                        if request.plan.hooks['before_handler']:
-                            run_hooks(request, 'before_handler')
-                        # 3. The handler, unless a tool answered (then it is None).
-                        handler = request.handler
-                        if handler is not None:
-                            request.stage = 'handler'
-                            params = request._params
-                            if params is None:
-                                params = request.params
-                            try:
-                                response.body = handler(*request.args, **params)
-                            except TypeError:
-                                _check_arguments(request, handler, params)  # 404 or 400
-                                raise
-                            request.stage = 'before_finalize'
-                        if request.plan.hooks['before_finalize']:
-                            run_hooks(request, 'before_finalize')
-                        finalize(request, response)
-                    except (HTTPRedirect, HTTPError) as ex:
-                        request.stage = 'before_finalize (HTTPError)'
-                        ex.set_response(response)
-                        run_hooks(request, 'before_finalize')
-                        finalize(request, response)
-                finally:
-                    if request.plan.hooks['on_end_resource']:
-                        run_hooks(request, 'on_end_resource')
+                respond(app, request)
+                break
             except InternalRedirect as ir:
                 hops += 1
                 if hops > MAX_INTERNAL_REDIRECTS:
@@ -98,43 +50,100 @@ def serve(app: Application, environ: dict[str, Any], start_response: Callable) -
                     break
                 request = _redirected(request, ir)
                 _serving.set_current(request)
-                continue
-            except request.throws:
-                raise
-            except Exception as ex:
-                # 4. Errors: a 500, unless a hook or request.error_response answers.
-                request.handled_error = ex
-                log.error('%s %s' % (request.method, request.script_name + request.path_info),
-                          'HTTP', traceback=True)
-                try:
-                    run_hooks(request, 'before_error_response')
-                    if request.error_response is not None:
-                        request.error_response()
-                    else:
-                        HTTPError(500).set_response(response)
-                    run_hooks(request, 'after_error_response')
-                    finalize(request, response)
-                except HTTPRedirect as redirect:
-                    redirect.set_response(response)
-                    finalize(request, response)
-                except Exception:
-                    # 5. The failsafe: a plain 500, whatever happened above.
-                    log.error('error while handling an error', 'HTTP', traceback=True)
-                    _bare_500(response)
-            break
-        # 6. To the server. on_end_request runs and the access line is written
-        # when it closes the body; PERF: a list body with nothing to run is
-        # logged now and handed over as it is.
+        response = request.response
         start_response(response.output_status, response.header_list)
         body = response.body
         if body.__class__ is not list or request.method == 'HEAD' \
                 or request.plan.hooks['on_end_request']:
-            return _closing(request, response)
+            return _closing(request, response)  # on_end_request runs when the server closes it
+        # PERF: a list body with nothing to run at close is logged now and handed over.
         if _access.handlers or _access_parent.handlers or _root_logger.handlers:
             log.access(request, response, _length(response))
         return body
     finally:
         _serving.reset_current(token)
+
+
+def respond(app: Application, request: Request) -> None:
+    """Run ``request`` through the cycle; leave a finalized response on it.
+
+    The eighth hook point, ``on_end_request``, runs after the server has
+    sent the body (``serve``). InternalRedirect propagates to ``serve``.
+    """
+    response = request.response
+    try:
+        try:
+            try:
+                # 1. Route: the handler and the route's plan, cached per path.
+                if 'HTTP_HOST' not in request.environ and request.protocol >= (1, 1):
+                    raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+                plan = app.route(request, request.path_info)
+                if plan.settings:
+                    plan.apply(request, response)  # request.* / response.* config
+                for setup in plan.setups:
+                    setup()  # Tool._setup: hooks attached for this request only
+                # 2. The hook points in order. NOTE: read from request.plan at each
+                # point, since a hook may attach others for this request.
+                if request.plan.hooks['on_start_resource']:
+                    run_hooks(request, 'on_start_resource')
+                body = request.method in request.methods_with_bodies \
+                    and request.process_request_body
+                if body:
+                    request.body.check_size(app.max_request_body_size())
+                elif request.plan.hooks['before_request_body']:
+                    request.process_request_body = False  # hooks see no body is coming
+                if request.plan.hooks['before_request_body']:
+                    run_hooks(request, 'before_request_body')
+                if body and request.process_request_body:
+                    request.body.process()
+                if request.plan.hooks['before_handler']:
+                    run_hooks(request, 'before_handler')
+                # 3. The handler, unless a tool answered (then it is None).
+                handler = request.handler
+                if handler is not None:
+                    request.stage = 'handler'
+                    params = request._params
+                    if params is None:
+                        params = request.params
+                    try:
+                        response.body = handler(*request.args, **params)
+                    except TypeError:
+                        _check_arguments(request, handler, params)  # 404 or 400
+                        raise
+                    request.stage = 'before_finalize'
+                if request.plan.hooks['before_finalize']:
+                    run_hooks(request, 'before_finalize')
+                finalize(request, response)
+            except (HTTPRedirect, HTTPError) as ex:
+                request.stage = 'before_finalize (HTTPError)'
+                ex.set_response(response)
+                run_hooks(request, 'before_finalize')
+                finalize(request, response)
+        finally:
+            if request.plan.hooks['on_end_resource']:
+                run_hooks(request, 'on_end_resource')
+    except (InternalRedirect, *request.throws):
+        raise
+    except Exception as ex:
+        # 4. Errors: a 500, unless a hook or request.error_response answers.
+        request.handled_error = ex
+        log.error('%s %s' % (request.method, request.script_name + request.path_info),
+                  'HTTP', traceback=True)
+        try:
+            run_hooks(request, 'before_error_response')
+            if request.error_response is not None:
+                request.error_response()
+            else:
+                HTTPError(500).set_response(response)
+            run_hooks(request, 'after_error_response')
+            finalize(request, response)
+        except HTTPRedirect as redirect:
+            redirect.set_response(response)
+            finalize(request, response)
+        except Exception:
+            # 5. The failsafe: a plain 500, whatever happened above.
+            log.error('error while handling an error', 'HTTP', traceback=True)
+            _bare_500(response)
 
 
 def _check_arguments(request: Request, handler: Any, params: dict[str, Any]) -> None:
@@ -169,7 +178,11 @@ def finalize(request: Request, response: Response) -> None:
     if (cls is str or cls is bytes) and code == 200 and not response.stream:
         # PERF: the common case (a page handler returned text or bytes).
         if cls is str:
-            body = encode_text(body, response_charset(request, headers))
+            charset = response_charset(request, headers)
+            try:
+                body = body.encode(charset)
+            except (UnicodeEncodeError, LookupError):
+                body = encode_text(body, charset)  # raises the 500 that names it
         elif (dict.get(headers, 'Content-Type') or '')[:5] == 'text/':
             response_charset(request, headers)  # declares the charset of text/* bytes
         response.body = [body]

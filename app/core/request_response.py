@@ -81,7 +81,7 @@ REQUEST_DEFAULTS: dict[str, Any] = {
     'error_page': _EMPTY, 'process_request_body': True, 'closed': False,
     'methods_with_bodies': _METHODS_WITH_BODIES, 'throws': _THROWS, 'dispatch': None,
     'login': None, 'json': None, 'error_response': None, 'handled_error': None,
-    'request_line': None, 'cached': False, 'cacheable': False,
+    'cached': False, 'cacheable': False,
 }
 
 
@@ -105,7 +105,7 @@ class Request:
         # CherryPy's settable attributes (REQUEST_DEFAULTS).
         'session', '_show_tracebacks', '_show_mismatched_params', 'error_page',
         'process_request_body', 'methods_with_bodies', 'throws', 'dispatch', 'login',
-        'json', 'error_response', 'handled_error', 'request_line',
+        'json', 'error_response', 'handled_error',
         # Tool state: caching (CherryPy's names, then the stampede claim to
         # release), sessions (saved yet; save after streaming), json_out
         # (CherryPy's name: custom JSON handlers call it).
@@ -113,7 +113,6 @@ class Request:
         '_json_inner_handler',
         # Parsed from the environ on first use, or set to override it.
         '_params', '_headers', '_cookie', '_body', '_remote', '_local', '_base',
-        '_query_string', '_server_protocol', '_scheme', '_protocol',
         # Attributes a program sets that are not declared above.
         'extra',
     )
@@ -143,7 +142,6 @@ class Request:
     json: Any
     error_response: Callable[[], Any] | None
     handled_error: BaseException | None
-    request_line: str | None
     cached: bool
     cacheable: bool
     cache_claim: tuple[Any, Any, Any] | None
@@ -157,10 +155,6 @@ class Request:
     _remote: Host | None
     _local: Host | None
     _base: str | None
-    _query_string: str | None
-    _server_protocol: str | None
-    _scheme: str | None
-    _protocol: tuple[int, int] | None
     extra: dict[str, Any] | None
 
     def __init__(self, environ: dict[str, Any], app: Application | None = None) -> None:
@@ -197,7 +191,6 @@ class Request:
         self.json = None
         self.error_response = None
         self.handled_error = None
-        self.request_line = None
         self.cached = False
         self.cacheable = False
         self.cache_claim = None
@@ -211,54 +204,54 @@ class Request:
         self._remote = None
         self._local = None
         self._base = None
-        self._query_string = None
-        self._server_protocol = None
-        self._scheme = None
-        self._protocol = None
         self.extra = None
 
+    # NOTE: query_string, server_protocol, protocol and scheme live in the
+    # environ: setting one (the proxy tool sets scheme) rewrites its entry
+    # there, so an internal redirect's copy of the environ keeps it too.
     @property
     def query_string(self) -> str:
         """The query string, without its ``?``."""
-        qs = self._query_string
-        return self.environ.get('QUERY_STRING', '') if qs is None else qs
+        return self.environ.get('QUERY_STRING', '')
 
     @query_string.setter
     def query_string(self, value: str) -> None:
-        self._query_string = value
+        self.environ['QUERY_STRING'] = value
 
     @property
     def server_protocol(self) -> str:
         """The request's protocol as sent: ``'HTTP/1.1'``."""
-        sp = self._server_protocol
-        return self.environ.get('SERVER_PROTOCOL', 'HTTP/1.1') if sp is None else sp
+        return self.environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
 
     @server_protocol.setter
     def server_protocol(self, value: str) -> None:
-        self._server_protocol = value
+        self.environ['SERVER_PROTOCOL'] = value
 
     @property
     def protocol(self) -> tuple[int, int]:
         """``server_protocol`` as a tuple: ``(1, 1)``."""
-        p = self._protocol
-        if p is not None:
-            return p
-        sp = self.server_protocol
+        sp = self.environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
         return (1, 1) if sp == 'HTTP/1.1' else _parse_protocol(sp)
 
     @protocol.setter
     def protocol(self, value: tuple[int, int]) -> None:
-        self._protocol = value
+        self.environ['SERVER_PROTOCOL'] = 'HTTP/%d.%d' % tuple(value)
 
     @property
     def scheme(self) -> str:
         """``'http'`` or ``'https'``."""
-        s = self._scheme
-        return self.environ.get('wsgi.url_scheme', 'http') if s is None else s
+        return self.environ.get('wsgi.url_scheme', 'http')
 
     @scheme.setter
     def scheme(self, value: str) -> None:
-        self._scheme = value
+        self.environ['wsgi.url_scheme'] = value
+
+    @property
+    def request_line(self) -> str:
+        """The request line as the client sent it: ``'GET /path?q=1 HTTP/1.1'``."""
+        qs = self.query_string
+        return '%s %s%s%s %s' % (self.method, self.script_name, self.path_info,
+                                 '?' + qs if qs else '', self.server_protocol)
 
     @property
     def hooks(self) -> RequestHooks:
@@ -406,10 +399,8 @@ class Request:
         """Query string and form fields, merged; a repeated field is a list."""
         p = self._params
         if p is None:
-            qs = self._query_string
-            if qs is None:
-                qs = self.environ.get('QUERY_STRING', '')
             # PERF: query_params inlined; this runs for every handler call.
+            qs = self.environ.get('QUERY_STRING', '')
             p = self._params = parse_query_string(qs) if qs else {}
         return p
 
