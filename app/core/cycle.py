@@ -122,7 +122,9 @@ def respond(app: Application, request: Request) -> None:
         finally:
             if request.plan.hooks['on_end_resource']:
                 run_hooks(request, 'on_end_resource')
-    except (InternalRedirect, *request.throws):
+    except InternalRedirect:
+        raise
+    except request.throws:
         raise
     except Exception as ex:
         # 4. Errors: a 500, unless a hook or request.error_response answers.
