@@ -83,21 +83,23 @@ def respond(app: Application, request: Request) -> None:
                 for setup in plan.setups:
                     setup()  # Tool._setup: hooks attached for this request only
                 # 2. The hook points in order. NOTE: read from request.plan at each
-                # point, since a hook may attach others for this request.
-                if request.plan.hooks['on_start_resource']:
-                    run_hooks(request, 'on_start_resource')
+                # point, since a hook may attach others for this request; a point
+                # with no hooks has None to run.
+                if run := request.plan.run['on_start_resource']:
+                    run()
                 body = request.method in request.methods_with_bodies \
                     and request.process_request_body
+                run = request.plan.run['before_request_body']
                 if body:
                     request.body.check_size(app.max_request_body_size())
-                elif request.plan.hooks['before_request_body']:
+                elif run:
                     request.process_request_body = False  # hooks see no body is coming
-                if request.plan.hooks['before_request_body']:
-                    run_hooks(request, 'before_request_body')
+                if run:
+                    run()
                 if body and request.process_request_body:
                     request.body.process()
-                if request.plan.hooks['before_handler']:
-                    run_hooks(request, 'before_handler')
+                if run := request.plan.run['before_handler']:
+                    run()
                 # 3. The handler, unless a tool answered (then it is None).
                 handler = request.handler
                 if handler is not None:
@@ -111,8 +113,8 @@ def respond(app: Application, request: Request) -> None:
                         _check_arguments(request, handler, params)  # 404 or 400
                         raise
                     request.stage = 'before_finalize'
-                if request.plan.hooks['before_finalize']:
-                    run_hooks(request, 'before_finalize')
+                if run := request.plan.run['before_finalize']:
+                    run()
                 finalize(request, response)
             except (HTTPRedirect, HTTPError) as ex:
                 request.stage = 'before_finalize (HTTPError)'
@@ -120,8 +122,8 @@ def respond(app: Application, request: Request) -> None:
                 run_hooks(request, 'before_finalize')
                 finalize(request, response)
         finally:
-            if request.plan.hooks['on_end_resource']:
-                run_hooks(request, 'on_end_resource')
+            if run := request.plan.run['on_end_resource']:
+                run()
     except InternalRedirect:
         raise
     except request.throws:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import check_keys
-from .hooks import HOOK_POINTS, Tool, Toolbox
+from .hooks import HOOK_POINTS, Tool, Toolbox, hook_runner
 
 if TYPE_CHECKING:
     from .request_response import Request, Response
@@ -30,7 +30,7 @@ class Plan:
 
     __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
                  'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
-                 'settings', 'charsets', '_without')
+                 'settings', 'charsets', 'run', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -39,6 +39,8 @@ class Plan:
                  request_extra: dict[str, Any] | None = None) -> None:
         self.config = config
         self.hooks = hooks
+        #: Per point, one callable that runs its hooks, or None (``hook_runner``).
+        self.run = {p: hook_runner(h, p) for p, h in hooks.items()}
         #: Per point, the priority of each hook in ``hooks`` (for ``attach``).
         self.priorities = priorities or {p: (50,) * len(h) for p, h in hooks.items()}
         #: ``_setup`` methods of tools that attach their hooks per request.
@@ -54,9 +56,9 @@ class Plan:
         self.settings = bool(request_attrs or self.request_extra or response_attrs
                              or response_headers or error_page)
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
-        #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
         #: Content-Type a handler set -> (as declared, charset); see response_charset.
         self.charsets: dict[str, tuple[str, str]] = {}
+        #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
         self.encode = (bool(config.get('tools.encode.on', True)),
                        config.get('tools.encode.encoding') or 'utf-8',
                        bool(config.get('tools.encode.add_charset', True)))

@@ -196,8 +196,9 @@ class Request:
         self.cache_claim = None
         self.session_saved = False
         self.session_save_late = False
-        self._json_inner_handler = None
-        self._params = None
+        # NOTE: _json_inner_handler is set by json_out before anything reads it.
+        # PERF: no query string, no parsing: most requests never call params.
+        self._params = {} if not environ.get('QUERY_STRING') else None
         self._headers = None
         self._cookie = None
         self._body = None
@@ -217,6 +218,7 @@ class Request:
     @query_string.setter
     def query_string(self, value: str) -> None:
         self.environ['QUERY_STRING'] = value
+        self._params = None  # parsed again from the new query string
 
     @property
     def server_protocol(self) -> str:
