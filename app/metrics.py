@@ -48,6 +48,7 @@ memcache.health.listeners.append(_memcached_failed)
 
 def _start() -> None:
     req = cherrypy.serving.request
+    assert req is not None  # NOTE: hooks run inside a request
     h = req.handler
     name = getattr(h, '__qualname__', None) or type(h).__name__
     if req.extra is None:
@@ -57,6 +58,7 @@ def _start() -> None:
 
 def _end() -> None:
     req = cherrypy.serving.request
+    assert req is not None
     started = req.extra and req.extra.get('metrics')
     if not started:
         return

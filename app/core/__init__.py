@@ -27,6 +27,7 @@ from .errors import (
 )
 from .hooks import HandlerTool, Tool, Toolbox, ToolHook
 from .logs import log
+from .request_response import Request, Response
 from .server import Server
 from .tree import Tree
 
@@ -52,12 +53,12 @@ class _Serving:
     """``cherrypy.serving``: ``.request`` and ``.response`` of the current request."""
 
     @property
-    def request(self) -> Any:
+    def request(self) -> Request | None:
         """The current Request object (not a proxy); None outside a request."""
         return _serving.current()
 
     @property
-    def response(self) -> Any:
+    def response(self) -> Response | None:
         """The current Response object; None outside a request."""
         req = _serving.current()
         return req.response if req is not None else None

@@ -29,12 +29,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _serving
 from ..errors import HTTPError
 from ..logs import log
 from .session_json import dumps, loads, pack, unpack
+
+if TYPE_CHECKING:
+    from ..request_response import Response
 
 __all__ = ['Session', 'SerializedSession', 'StorageUnavailable']
 
@@ -51,7 +54,7 @@ class StorageUnavailable(HTTPError):
     def __init__(self, message: str) -> None:
         super().__init__(503, message)
 
-    def set_response(self, response: Any = None) -> None:
+    def set_response(self, response: Response | None = None) -> None:
         """Write the 503 page, with ``Retry-After`` so clients back off."""
         super().set_response(response)
         if response is None:
