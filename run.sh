@@ -29,7 +29,10 @@ run_docker() {
     docker run --rm "$IMAGE" ./testing.sh
     local tty=(-i)
     [[ -t 0 && -t 1 ]] && tty=(-ti)
-    exec docker run --rm "${tty[@]}" --name "$IMAGE" -p "${PORT:-8080}:8080" "$IMAGE" "$@"
+    # NOTE: docker stop waits 10 s before SIGKILL; the image's drain (10 s)
+    # plus shutdown timeout (20 s) needs more.
+    exec docker run --rm "${tty[@]}" --stop-timeout 35 --name "$IMAGE" \
+        -p "${PORT:-8080}:8080" "$IMAGE" "$@"
 }
 
 run_local() {

@@ -1,11 +1,20 @@
 """The engine: start, block, stop, exit; channels; signals.
 
-``engine.start()`` publishes ``start`` (which starts the HTTP server),
-``engine.block()`` waits in the main thread until the engine exits, and
-SIGTERM or SIGINT stop it gracefully: ``draining`` turns true (readiness
-probes fail), the server stops accepting, requests in flight finish, and
-``block()`` returns so the process exits 0. SIGHUP publishes ``graceful``
-(log files are reopened).
+``engine.start()`` publishes ``start`` (which starts the HTTP server) and
+``engine.block()`` waits in the main thread until the engine exits. SIGHUP
+publishes ``graceful`` (log files are reopened). SIGTERM or SIGINT stop it
+gracefully, on this timeline:
+
+1. At once: ``draining`` turns true, so ``/readyz`` answers 503, and the
+   ``drain`` channel is published: the server keeps accepting and serving,
+   but every response says ``Connection: close``, so keep-alive clients and
+   load balancers move their connections elsewhere without a race.
+2. For ``engine.drain_seconds`` (0 unless configured): serving goes on, so
+   a balancer that learns of the stop from its own health checks has time
+   to see readiness fail. A second SIGTERM or SIGINT ends the drain early.
+3. ``stop``: the listener closes, idle connections are closed, requests in
+   flight finish within ``server.shutdown_timeout``; ``block()`` returns
+   and the process exits 0.
 """
 from __future__ import annotations
 
@@ -73,7 +82,12 @@ class SignalHandler:
         self._old.clear()
 
     def _stop(self, signum: int, frame: Any) -> None:
-        log('Caught signal %s: stopping gracefully' % signal.Signals(signum).name, 'ENGINE')
+        name = signal.Signals(signum).name
+        if self.engine.draining:
+            log('Caught signal %s while draining: stopping now' % name, 'ENGINE')
+            self.engine.end_drain()
+            return
+        log('Caught signal %s: draining, then stopping' % name, 'ENGINE')
         self.engine.request_exit()
 
     def _graceful(self, signum: int, frame: Any) -> None:
@@ -90,6 +104,7 @@ class Engine:
         self.listeners: dict[str, list[tuple[int, Callable]]] = {}
         self.draining = False
         self.drain_seconds = 0.0
+        self._drain_cut = threading.Event()
         self._exit_requested = threading.Event()
         self._exited = threading.Event()
         self.signal_handler = SignalHandler(self)
@@ -135,6 +150,7 @@ class Engine:
             return
         self.state = states.STARTING
         self.draining = False
+        self._drain_cut.clear()
         self._exited.clear()
         try:
             self.publish('start')
@@ -147,14 +163,16 @@ class Engine:
         log('Bus STARTED', 'ENGINE')
 
     def stop(self) -> None:
-        """Stop serving: drain, stop the server (in-flight requests finish)."""
+        """Drain for ``drain_seconds``, then publish ``stop`` (in-flight requests finish)."""
         if self.state in (states.STOPPED, states.STOPPING):
             return
         self.state = states.STOPPING
         self.draining = True
-        if self.drain_seconds:
-            # NOTE: give load balancers time to see readiness fail first.
-            time.sleep(self.drain_seconds)
+        self.publish('drain')
+        if self.drain_seconds > 0:
+            log('Draining for %g s' % self.drain_seconds, 'ENGINE')
+            # NOTE: an Event, not a sleep, so that end_drain() can cut it short.
+            self._drain_cut.wait(self.drain_seconds)
         self.publish('stop')
         self.state = states.STOPPED
         log('Bus STOPPED', 'ENGINE')
@@ -173,6 +191,10 @@ class Engine:
         self._exit_requested.set()
         self._exited.set()
         log('Bus EXITED', 'ENGINE')
+
+    def end_drain(self) -> None:
+        """End a drain in progress now (a second SIGTERM or SIGINT does this)."""
+        self._drain_cut.set()
 
     def request_exit(self) -> None:
         """Ask the blocking thread to exit (safe from a signal handler)."""

@@ -145,6 +145,16 @@ class Server:
             log('HTTP server stopped on an error', 'ENGINE', 40, traceback=True)
             self.running = False
 
+    def drain(self) -> None:
+        """Keep serving, but end every connection after its response (``Connection: close``).
+
+        cheroot answers ``Connection: close`` and closes once it may keep no
+        more connections alive; a limit of 0 says so for every response.
+        """
+        s = self.httpserver
+        if s is not None:
+            s.keep_alive_conn_limit = 0
+
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then return."""
         s = self.httpserver
