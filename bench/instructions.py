@@ -111,7 +111,8 @@ def measure(python: str, target: str, ep: apps.Endpoint, args: argparse.Namespac
     env.pop('MEMCACHED_SERVERS', None)
     cmd = [VALGRIND, '--tool=callgrind', f'--callgrind-out-file={out}', '--separate-threads=no',
            f'--log-file={outdir}/valgrind.log', python, '-c', LAUNCHER, serve_py, preload,
-           '--target', target, '--port', '0', '--threads', str(args.threads)]
+           '--target', target, '--port', '0', '--threads', str(args.threads),
+           '--server', args.server]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE)
     try:
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--n1', type=int, default=200, help='requests before the first dump')
     p.add_argument('--n2', type=int, default=1200, help='requests before the second dump')
     p.add_argument('--threads', type=int, default=4, help='cheroot numthreads')
+    p.add_argument('--server', choices=('cheroot', 'core'), default='cheroot',
+                   help="the HTTP server for every target: cheroot's stock one or app.core's")
     p.add_argument('--project', metavar='DIR', help='checkout to serve (default: this one)')
     p.add_argument('--json', metavar='OUT', help='also write the results here')
     p.add_argument('--start-timeout', type=float, default=600)
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'{ep.name:8} {target:9} {ir:12,.0f} Ir/req  ({time.monotonic() - t:.0f} s)',
                   file=sys.stderr, flush=True)
     print(table(results, targets))
-    print(f'n1={args.n1} n2={args.n2} threads={args.threads} '
+    print(f'n1={args.n1} n2={args.n2} threads={args.threads} server={args.server} '
           f'project={args.project or servers.ROOT}  {time.monotonic() - t0:.0f} s')
     if args.json:
         with open(args.json, 'w') as f:

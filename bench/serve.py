@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--timeout', type=float, default=10, help='cheroot socket timeout, s')
     p.add_argument('--keepalive-limit', type=int, default=100,
                    help='cheroot keep_alive_conn_limit (cheroot default 10; app.core 100)')
+    p.add_argument('--server', choices=('cheroot', 'core'), default='cheroot',
+                   help="cheroot's stock wsgi.Server, or app.core's (heads read by the "
+                        'I/O thread); same settings either way')
     p.add_argument('--memcached', metavar='HOST:PORT',
                    help='memcached for the session-mc endpoint (omitted: not served)')
     return p.parse_args(argv)
@@ -52,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     import cheroot
     import cheroot.wsgi
 
-    server = cheroot.wsgi.Server(('127.0.0.1', args.port), app, numthreads=args.threads,
-                                 request_queue_size=args.queue, timeout=args.timeout)
+    server_class = cheroot.wsgi.Server
+    if args.server == 'core':
+        from app.core.server import HTTPServer as server_class  # noqa: N813
+    server = server_class(('127.0.0.1', args.port), app, numthreads=args.threads,
+                          request_queue_size=args.queue, timeout=args.timeout)
     server.keep_alive_conn_limit = args.keepalive_limit
 
     stop = threading.Event()

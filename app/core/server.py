@@ -2,10 +2,12 @@
 
 Two changes to cheroot's defaults, both for load balancers:
 
-- A newly accepted connection waits in the selector until it sends a byte,
-  instead of taking a worker thread until ``socket_timeout``. An ELB opens
-  one idle connection per node; with cheroot's behaviour 20 such sockets
-  could starve a 10-thread pool and stall health probes for tens of seconds.
+- No worker waits on the network for a request head (``connections.py``):
+  the I/O thread reads heads, and small bodies, without blocking and hands
+  a connection to a worker once they are complete; a head still partial
+  after ``server.head_timeout`` gets 408. An ELB opens one idle connection
+  per node, and a slow client trickles its head: with cheroot's behaviour
+  either could starve the pool and stall health probes.
 - ``socket_queue_size`` (listen backlog) and ``keep_alive_conn_limit``
   default higher than cheroot's 5 and 10, which put p99 near 1 s at 50
   concurrent clients.
@@ -17,34 +19,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cheroot import connections as _connections
 from cheroot import wsgi as _wsgi
 
+from .connections import BufferingConnectionManager
 from .logs import log
 
 __all__ = ['Server', 'HTTPServer']
 
 
-class _SelectingConnectionManager(_connections.ConnectionManager):
-    """Puts new connections in the selector; a worker gets them once readable."""
-
-    def _from_server_socket(self, server_socket: Any) -> None:
-        # NOTE: cheroot's private method (its stubs leave it out); pinned in pyproject.
-        conn = super()._from_server_socket(server_socket)  # type: ignore[misc]
-        if conn is not None:
-            # NOTE: put() dispatches at once if bytes are already buffered,
-            # otherwise registers the socket; idle ones expire after timeout.
-            self.put(conn)
-        return None
-
-
 class HTTPServer(_wsgi.Server):
-    """cheroot's WSGI server with the selecting connection manager."""
+    """cheroot's WSGI server, its request heads read by the I/O thread."""
+
+    #: Seconds from a head's first byte to its last before a 408.
+    head_timeout = 10.0
+    #: A body with a Content-Length up to this is read before a worker runs.
+    body_buffer_size = 64 * 1024
 
     def prepare(self) -> None:
         super().prepare()
         old: Any = self._connections  # type: ignore[has-type]
-        self._connections = _SelectingConnectionManager(self)
+        self._connections = BufferingConnectionManager(self)
         old._selector.close()
 
 
@@ -68,6 +62,8 @@ class Server:
     max_request_header_size = 500 * 1024
     max_request_body_size = 100 * 1024 * 1024
     keep_alive_conn_limit = 100
+    head_timeout = 10.0
+    body_buffer_size = 64 * 1024
     expiration_interval = 0.5
     nodelay = True
     statistics = False
@@ -125,6 +121,8 @@ class Server:
         s.max_request_header_size = int(self.max_request_header_size)
         s.max_request_body_size = int(self.max_request_body_size or 0)
         s.keep_alive_conn_limit = self.keep_alive_conn_limit
+        s.head_timeout = float(self.head_timeout)
+        s.body_buffer_size = int(self.body_buffer_size)
         s.expiration_interval = self.expiration_interval
         s.nodelay = self.nodelay
         s.stats['Enabled'] = bool(self.statistics)

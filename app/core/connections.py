@@ -1,0 +1,271 @@
+"""The I/O thread's connections: no worker waits on the network for a request head.
+
+cheroot hands a connection to a worker as soon as it is readable, and the
+worker reads the request head with blocking reads, ``socket_timeout`` per
+read and no overall deadline: a client that sends a byte every few seconds
+holds a worker for ever, and a few dozen of them hold the pool. Here the
+selector thread reads heads itself, without blocking, and queues a
+connection for a worker only once its whole head has arrived, with its
+body too when a ``Content-Length`` of at most ``server.body_buffer_size``
+announces one (bodies that are chunked, larger, or wait for
+``100-continue`` are read by the worker, as before). A head that is not
+complete ``server.head_timeout`` seconds after its first byte gets a 408
+from this thread and is closed.
+
+A connection also waits here, without a worker, between keep-alive
+requests and before its first byte.
+"""
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import time
+from collections.abc import Callable, Iterator
+from io import BytesIO
+from typing import Any
+
+from cheroot import connections as _connections
+
+from .logs import log
+
+__all__ = ['HeadReader', 'BufferingConnectionManager', 'head_ready']
+
+_RECV_SIZE = 65536
+_END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
+_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?\n', re.I)
+# A body the worker must read itself: chunked, or sent only after a 100 Continue.
+_WORKER_READS_BODY = re.compile(rb'\n(?:transfer-encoding|expect)[ \t]*:', re.I)
+_TIMEOUT_BODY = b'The request head did not arrive in time.'
+_TIMEOUT = (b'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n'
+            b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
+            % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+
+
+def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
+    """Whether ``buf`` holds a whole request head, and its body if it is small.
+
+    Empty lines before the request line are skipped, as servers should.
+    """
+    start = len(buf) - len(buf.lstrip(b'\r\n')) if buf[:1] in (b'\r', b'\n') else 0
+    end = _END_OF_HEAD.search(buf, start)
+    if end is None:
+        return False
+    head = buf[start:end.end()]
+    if _WORKER_READS_BODY.search(head):
+        return True
+    m = _CONTENT_LENGTH.search(head)
+    if m is None:
+        return True
+    length = int(m.group(1))
+    return length > body_limit or len(buf) - end.end() >= length
+
+
+class HeadReader:
+    """A connection's ``rfile``: what the I/O thread buffered, then the socket.
+
+    The buffered bytes are served from memory (``feed``); reads past them
+    go to cheroot's own socket reader, so a large body or a pipelined
+    request still streams as before.
+    """
+
+    def __init__(self, sock_reader: Any) -> None:
+        self._sock = sock_reader
+        self._mem = BytesIO()
+        self._left = 0
+        self.bytes_read = 0
+
+    def feed(self, data: bytes) -> None:
+        """Serve ``data`` before anything more from the socket."""
+        if self._left:
+            data = self._mem.read() + data
+        self._mem = BytesIO(data)
+        self._left = len(data)
+
+    def take_buffered(self) -> bytes:
+        """Remove and return every byte read from the socket but not yet consumed."""
+        data = self._mem.read() if self._left else b''
+        self._left = 0
+        if self._sock.has_data():
+            data += self._sock.read1(1 << 20)
+        return data
+
+    def has_data(self) -> bool:
+        """True when bytes are buffered (a pipelined request, say)."""
+        return self._left > 0 or self._sock.has_data()
+
+    def readline(self, size: int = -1) -> bytes:
+        """A line, from the buffered bytes and then, if it runs on, the socket."""
+        if not self._left:
+            line = self._sock.readline(size)
+        else:
+            line = self._mem.readline(size)
+            self._left -= len(line)
+            if not self._left and not line.endswith(b'\n') and (size < 0 or len(line) < size):
+                line += self._sock.readline(size - len(line) if size >= 0 else -1)
+        self.bytes_read += len(line)
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        """``size`` bytes (all, for -1), from the buffered bytes then the socket."""
+        if not self._left:
+            data = self._sock.read(size)
+        else:
+            data = self._mem.read(size)
+            self._left -= len(data)
+            if not self._left and (size < 0 or len(data) < size):
+                data += self._sock.read(size - len(data) if size >= 0 else -1)
+        self.bytes_read += len(data)
+        return data
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        """Lines until the end (or about ``hint`` bytes)."""
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 <= hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self) -> None:
+        """Close the socket reader."""
+        self._sock.close()
+
+
+class BufferingConnectionManager(_connections.ConnectionManager):
+    """cheroot's connection manager, with request heads read in its thread.
+
+    Its ``_run`` loop (cheroot's, with the readable-connection case
+    replaced) is the server's I/O thread. NOTE: it overrides cheroot's
+    private ``_run`` and ``_from_server_socket``; pinned in pyproject.
+    """
+
+    # cheroot's private state, which its type stubs leave out.
+    _selector: Any
+    _stop_requested: bool
+    _remove_invalid_sockets: Callable[[], None]
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        #: fd -> (connection, when its head's first byte came) for partial heads.
+        self._partial: dict[int, tuple[Any, float]] = {}
+        self.heads_timed_out = 0
+
+    @property
+    def heads_waiting(self) -> int:
+        """Connections whose request head has begun to arrive but is not complete."""
+        return len(self._partial)
+
+    def _from_server_socket(self, server_socket: Any) -> None:
+        conn = super()._from_server_socket(server_socket)  # type: ignore[misc]
+        if conn is not None:
+            conn.rfile = HeadReader(conn.rfile)
+            conn.head = bytearray()
+            conn.last_used = time.time()
+            if conn.socket.gettimeout() is None:
+                conn.socket.settimeout(self.server.timeout or 10)  # NOTE: keeps it O_NONBLOCK
+            self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
+        return None
+
+    def put(self, conn: Any) -> None:
+        """A worker is done with ``conn``: wait here for its next head."""
+        conn.last_used = time.time()
+        conn.head = bytearray(conn.rfile.take_buffered())
+        if conn.head and self._ready(conn):
+            return
+        if conn.head:
+            self._partial[conn.socket.fileno()] = (conn, conn.last_used)
+        self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
+
+    def _ready(self, conn: Any) -> bool:
+        if not head_ready(conn.head, self.server.body_buffer_size):
+            if len(conn.head) <= self.server.max_request_header_size:
+                return False
+            # NOTE: too long to be a head; the worker answers the 431 or 414.
+        conn.rfile.feed(bytes(conn.head))
+        conn.head = bytearray()
+        self.server.process_conn(conn)
+        return True
+
+    def _read_head(self, fd: int, conn: Any) -> None:
+        try:
+            # NOTE: os.read, not recv: a socket with a timeout is O_NONBLOCK,
+            # and recv would first wait up to that timeout on a false wake-up.
+            data = os.read(fd, _RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            self._selector.register(fd, selectors.EVENT_READ, data=conn)
+            return
+        except OSError:
+            data = b''
+        if not data:  # the client closed, or the socket failed
+            self._partial.pop(fd, None)
+            conn.close()
+            return
+        conn.head += data
+        if self._ready(conn):
+            self._partial.pop(fd, None)
+            return
+        if fd not in self._partial:
+            self._partial[fd] = (conn, time.time())
+        self._selector.register(fd, selectors.EVENT_READ, data=conn)
+
+    def _time_out_heads(self, now: float) -> None:
+        limit = now - self.server.head_timeout
+        late = [(fd, conn) for fd, (conn, since) in list(self._partial.items()) if since < limit]
+        for fd, conn in late:
+            self._partial.pop(fd, None)
+            try:
+                self._selector.unregister(fd)
+            except KeyError:
+                pass  # NOTE: already dropped as an invalid socket
+            try:
+                os.write(fd, _TIMEOUT)
+            except OSError:
+                pass  # NOTE: a client that sends nothing may read nothing either
+            conn.close()
+            self.heads_timed_out += 1
+        if late:
+            log('%d request head(s) timed out after %g s' % (len(late), self.server.head_timeout),
+                'HTTP')
+
+    def _run(self, expiration_interval: float) -> None:
+        if self.server.ssl_adapter is not None:
+            # NOTE: TLS records hide from select(); let cheroot read those heads.
+            super()._run(expiration_interval)  # type: ignore[misc]
+            return
+        last_check = time.time()
+        while not self._stop_requested:
+            try:
+                active = self._selector.select(timeout=expiration_interval)
+            except OSError:
+                self._remove_invalid_sockets()
+                continue
+            for fd, conn in active:
+                if conn is self.server:
+                    self._from_server_socket(self.server.socket)
+                else:
+                    self._selector.unregister(fd)
+                    self._read_head(fd, conn)
+            now = time.time()
+            if now - last_check > expiration_interval:
+                self._time_out_heads(now)
+                idle = now - self.server.timeout
+                for fd, conn in [(fd, c) for fd, c in self._selector.connections
+                                 if c is not self.server and fd not in self._partial
+                                 and c.last_used < idle]:
+                    self._selector.unregister(fd)
+                    conn.close()
+                last_check = now

@@ -1,0 +1,164 @@
+"""Request heads read by the I/O thread: slow and silent clients hold no worker."""
+from __future__ import annotations
+
+import http.client as httpclient
+import socket
+import threading
+import time
+
+import pytest
+
+import app.core as cherrypy
+from app.core.connections import head_ready
+
+from helpers import http, live
+
+
+@pytest.mark.parametrize('buf, ready', [
+    (b'GET / HTTP/1.1\r\nHost: x\r\n', False),
+    (b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', True),
+    (b'\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n', False),  # empty lines first are skipped
+    (b'\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n', True),
+    (b'GET / HTTP/1.1\nHost: x\n\n', True),  # bare LF: complete; the worker answers 400
+    (b'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc', False),  # a small body, partial
+    (b'POST / HTTP/1.1\r\ncontent-length:5\r\n\r\nabcde', True),
+    (b'POST / HTTP/1.1\r\nContent-Length: 999999\r\n\r\nabc', True),  # too big: the worker reads it
+    (b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n', True),
+    (b'POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n', True),
+])
+def test_head_ready(buf, ready):
+    assert head_ready(buf, 64 * 1024) is ready
+
+
+class Root:
+    @cherrypy.expose
+    def healthcheck(self):
+        return 'OK'
+
+    @cherrypy.expose
+    def echo(self, **kw):
+        return '%s %d' % (cherrypy.request.method, len(cherrypy.request.body.read()))
+
+
+@pytest.fixture
+def server():
+    cherrypy.config.update({'log.screen': False})
+    cherrypy.tree.mount(Root(), '', {'/echo': {'request.process_request_body': False}})
+    with live(cherrypy.tree, head_timeout=1.5) as s:
+        yield s
+
+
+def _connect(server) -> socket.socket:
+    s = socket.create_connection(server.bound_addr, timeout=10)
+    return s
+
+
+def _wait_heads(server, n: int) -> None:
+    """Wait until the I/O thread holds ``n`` partial heads."""
+    manager = server.httpserver._connections
+    deadline = time.monotonic() + 5
+    while manager.heads_waiting < n:
+        assert time.monotonic() < deadline, manager.heads_waiting
+        time.sleep(0.01)
+
+
+def _read_until(s: socket.socket, done) -> bytes:
+    data = b''
+    while not done(data):
+        chunk = s.recv(65536)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def _probe(server) -> float:
+    t0 = time.monotonic()
+    status, _headers, body = http(server, '/healthcheck', timeout=5)
+    assert (status, body) == (200, b'OK')
+    return time.monotonic() - t0
+
+
+def test_trickled_and_silent_heads_hold_no_worker(server):
+    # live() runs 4 workers: 30 trickling and 30 silent connections would
+    # hold every one of them if workers read heads.
+    socks = [_connect(server) for _ in range(60)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        head = b'GET /healthcheck HTTP/1.1\r\nHost: x\r\nX-Slow: '
+        for s in socks[:30]:
+            s.sendall(head[:20])
+        while not stop.wait(0.2):
+            for s in socks[:30]:
+                try:
+                    s.sendall(b'a')
+                except OSError:
+                    pass
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        _wait_heads(server, 30)
+        worst = max(_probe(server) for _ in range(5))
+        assert worst < 1.0, worst
+    finally:
+        stop.set()
+        t.join(5)
+        for s in socks:
+            s.close()
+
+
+def test_a_head_not_done_in_time_gets_408_and_is_closed(server):
+    s = _connect(server)
+    t0 = time.monotonic()
+    s.sendall(b'GET /healthcheck HTTP/1.1\r\nHost: x\r\n')
+    data = b''
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    elapsed = time.monotonic() - t0
+    s.close()
+    assert data.startswith(b'HTTP/1.1 408 Request Timeout\r\n') and b'Connection: close' in data
+    assert 1.4 < elapsed < 5, elapsed
+
+
+def test_pipelined_requests_and_bodies_small_large_and_chunked(server):
+    host, port = server.bound_addr
+    s = _connect(server)
+    small = b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc'
+    s.sendall(b'GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n' + small
+              + b'GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n')
+    data = _read_until(s, lambda d: d.count(b'\r\n\r\nOK') == 2 and b'\r\n\r\nPOST 3' in d)
+    assert data.count(b'HTTP/1.1 200 OK') == 3
+    assert data.index(b'\r\n\r\nPOST 3') < data.rindex(b'\r\n\r\nOK')  # in order
+    s.close()
+
+    conn = httpclient.HTTPConnection(host, port, timeout=10)
+    big = b'x' * (300 * 1024)  # beyond the 64 KB body buffer: the worker reads it
+    conn.request('POST', '/echo', body=big)
+    assert conn.getresponse().read() == b'POST %d' % len(big)
+    conn.request('POST', '/echo', body=iter([b'ab', b'cde']), encode_chunked=True,
+                 headers={'Transfer-Encoding': 'chunked'})
+    assert conn.getresponse().read() == b'POST 5'
+    conn.request('PUT', '/echo', body=b'12345', headers={'Expect': '100-continue'})
+    assert conn.getresponse().read() == b'PUT 5'
+    conn.close()
+
+
+def test_a_small_body_sent_slowly_holds_no_worker(server):
+    socks = []
+    for _ in range(10):
+        s = _connect(server)
+        s.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab')
+        socks.append(s)
+    try:
+        _wait_heads(server, 10)
+        assert _probe(server) < 1.0
+        for s in socks:
+            s.sendall(b'c' * 98)
+        for s in socks:
+            assert _read_until(s, lambda d: d.endswith(b'POST 100')).startswith(b'HTTP/1.1 200')
+    finally:
+        for s in socks:
+            s.close()
