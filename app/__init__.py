@@ -21,6 +21,8 @@ def build(config_path: str | None = None) -> Any:
     from .site import Root, app_config
 
     path = config_path or DEFAULT_CONFIG
+    # The probes get workers of their own (a .conf file may change the list).
+    cherrypy.config.update({'server.probe_paths': ['/healthcheck', '/readyz']})
     cherrypy.config.update(path)
     application = cherrypy.tree.mount(Root(), '', app_config())
     application.merge(path)

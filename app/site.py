@@ -59,9 +59,18 @@ class Root:
 
     @cherrypy.expose
     def healthcheck(self) -> str:
-        """Liveness for load balancer probes: always 200 while the process serves."""
+        """Liveness: 200 while the process serves; 503 once its worker pool is stuck.
+
+        Served by the probe lane (``server.probe_paths``), so busy workers
+        never delay it; a pool that has finished nothing for
+        ``server.stall_timeout`` with work waiting turns it to 503, so the
+        kubelet restarts a deadlocked process but not a busy one.
+        """
         cherrypy.response.headers['Content-Type'] = 'text/plain'
         cherrypy.response.headers['Cache-Control'] = 'no-store'
+        if cherrypy.server.stalled():
+            cherrypy.response.status = 503
+            return 'stalled'
         return 'OK'
 
     @cherrypy.expose

@@ -26,16 +26,18 @@ from io import BytesIO
 from typing import Any
 
 from cheroot import connections as _connections
+from cheroot import server as _server
 
 from .logs import log
 
-__all__ = ['HeadReader', 'BufferingConnectionManager', 'head_ready']
+__all__ = ['HeadReader', 'Connection', 'BufferingConnectionManager', 'head_ready']
 
 _RECV_SIZE = 65536
 _END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
 _CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?\n', re.I)
 # A body the worker must read itself: chunked, or sent only after a 100 Continue.
 _WORKER_READS_BODY = re.compile(rb'\n(?:transfer-encoding|expect)[ \t]*:', re.I)
+_PROBE_LINE = re.compile(rb'[\r\n]*(?:GET|HEAD) ([^ ?]+)')
 _TIMEOUT_BODY = b'The request head did not arrive in time.'
 _TIMEOUT = (b'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n'
             b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
@@ -145,6 +147,19 @@ class HeadReader:
         self._sock.close()
 
 
+class Connection(_server.HTTPConnection):
+    """cheroot's connection, which tells the manager when a pool worker is done with it."""
+
+    in_pool = False
+
+    def close(self) -> None:
+        """Close; count a request the worker pool finished."""
+        if self.in_pool:
+            self.in_pool = False
+            self.server._connections.finished()
+        super().close()
+
+
 class BufferingConnectionManager(_connections.ConnectionManager):
     """cheroot's connection manager, with request heads read in its thread.
 
@@ -163,6 +178,18 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         #: fd -> (connection, when its head's first byte came) for partial heads.
         self._partial: dict[int, tuple[Any, float]] = {}
         self.heads_timed_out = 0
+        #: When a pool worker last finished a request (for ``stalled``).
+        self.last_progress = time.monotonic()
+
+    def finished(self) -> None:
+        """A pool worker finished a request: the pool makes progress."""
+        self.last_progress = time.monotonic()
+
+    def stalled(self, seconds: float) -> bool:
+        """Whether work waits while every pool worker has been busy ``seconds`` without a finish."""
+        pool = self.server.requests
+        return (pool.qsize > 0 and pool.idle == 0
+                and time.monotonic() - self.last_progress > seconds)
 
     @property
     def heads_waiting(self) -> int:
@@ -182,6 +209,9 @@ class BufferingConnectionManager(_connections.ConnectionManager):
 
     def put(self, conn: Any) -> None:
         """A worker is done with ``conn``: wait here for its next head."""
+        if conn.in_pool:
+            conn.in_pool = False
+            self.finished()
         conn.last_used = time.time()
         conn.head = bytearray(conn.rfile.take_buffered())
         if conn.head and self._ready(conn):
@@ -195,8 +225,18 @@ class BufferingConnectionManager(_connections.ConnectionManager):
             if len(conn.head) <= self.server.max_request_header_size:
                 return False
             # NOTE: too long to be a head; the worker answers the 431 or 414.
-        conn.rfile.feed(bytes(conn.head))
+        head = bytes(conn.head)
+        conn.rfile.feed(head)
         conn.head = bytearray()
+        probes = self.server.probe_paths
+        if probes:
+            m = _PROBE_LINE.match(head)
+            if m is not None and m.group(1) in probes:
+                # NOTE: probes have workers of their own, so no amount of work
+                # queued for the pool delays them.
+                self.server.probe_pool.put(conn)
+                return True
+        conn.in_pool = True
         self.server.process_conn(conn)
         return True
 

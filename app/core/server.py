@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cheroot import wsgi as _wsgi
+from cheroot.workers import threadpool as _threadpool
 
-from .connections import BufferingConnectionManager
+from .connections import BufferingConnectionManager, Connection
 from .logs import log
 
 __all__ = ['Server', 'HTTPServer']
@@ -34,12 +35,45 @@ class HTTPServer(_wsgi.Server):
     head_timeout = 10.0
     #: A body with a Content-Length up to this is read before a worker runs.
     body_buffer_size = 64 * 1024
+    #: Paths (bytes) served by the probe lane's own workers, never queued.
+    probe_paths: frozenset[bytes] = frozenset()
+    probe_threads = 2
+    probe_pool: Any = None
+    ConnectionClass = Connection
 
     def prepare(self) -> None:
         super().prepare()
         old: Any = self._connections  # type: ignore[has-type]
         self._connections = BufferingConnectionManager(self)
         old._selector.close()
+        if self.probe_paths:
+            lane = _Lane(self)
+            self.probe_pool = lane.requests = _threadpool.ThreadPool(
+                lane, min=self.probe_threads, max=self.probe_threads)
+            self.probe_pool.start()
+
+    def stop(self) -> None:
+        """Stop as cheroot does, then the probe lane."""
+        super().stop()
+        if self.probe_pool is not None:
+            self.probe_pool.stop(self.shutdown_timeout)
+            self.probe_pool = None
+
+    def stalled(self, seconds: float) -> bool:
+        """Whether the worker pool has made no progress for ``seconds`` with work waiting."""
+        return self._connections.stalled(seconds)
+
+
+class _Lane:
+    """The server as the probe lane's workers see it: its own queue of connections."""
+
+    requests: Any = None
+
+    def __init__(self, server: HTTPServer) -> None:
+        self._server = server
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
 
 
 class Server:
@@ -64,6 +98,9 @@ class Server:
     keep_alive_conn_limit = 100
     head_timeout = 10.0
     body_buffer_size = 64 * 1024
+    probe_paths: tuple[str, ...] = ()
+    probe_threads = 2
+    stall_timeout = 30.0
     expiration_interval = 0.5
     nodelay = True
     statistics = False
@@ -123,6 +160,8 @@ class Server:
         s.keep_alive_conn_limit = self.keep_alive_conn_limit
         s.head_timeout = float(self.head_timeout)
         s.body_buffer_size = int(self.body_buffer_size)
+        s.probe_paths = frozenset(p.encode('latin-1') for p in self.probe_paths)
+        s.probe_threads = int(self.probe_threads)
         s.expiration_interval = self.expiration_interval
         s.nodelay = self.nodelay
         s.stats['Enabled'] = bool(self.statistics)
@@ -152,6 +191,15 @@ class Server:
         s = self.httpserver
         if s is not None:
             s.keep_alive_conn_limit = 0
+
+    def stalled(self) -> bool:
+        """Whether the worker pool has made no progress for ``stall_timeout`` with work waiting.
+
+        A liveness probe answers 503 then, so that a deadlocked process is
+        restarted; a pool that is merely busy keeps finishing requests.
+        """
+        s = self.httpserver
+        return s is not None and s.stalled(float(self.stall_timeout))
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then return."""
