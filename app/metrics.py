@@ -7,6 +7,7 @@ set.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -16,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 import app.core as cherrypy
 from app.core.lib import memcache
@@ -37,6 +39,35 @@ MEMCACHED_ERRORS = Counter('memcached_errors_total',
 MEMCACHED_DOWN = Gauge('memcached_nodes_down', 'Memcached nodes currently in an outage.',
                        registry=REGISTRY)
 MEMCACHED_DOWN.set_function(lambda: len(memcache.health.down))
+
+
+class _ServerCollector:
+    """The HTTP server's pool and connections, read at each scrape."""
+
+    _GAUGES = (
+        ('connections_open', 'Connections the server holds open.'),
+        ('connections_reading_head', 'Connections whose request head is still arriving.'),
+        ('connections_queued', 'Connections with a whole request, waiting for a worker.'),
+        ('workers', 'Worker threads in the pool.'),
+        ('workers_busy', 'Worker threads serving a request.'),
+    )
+    _COUNTERS = (
+        ('request_heads_timed_out', 'Request heads not complete in server.head_timeout (408).'),
+        ('connections_refused', 'Connections refused at server.max_connections (503).'),
+    )
+
+    def collect(self) -> Iterator[Metric]:
+        stats = cherrypy.server.stats()
+        for name, doc in self._GAUGES:
+            yield GaugeMetricFamily('http_server_' + name, doc, value=stats[name])
+        for name, doc in self._COUNTERS:
+            yield CounterMetricFamily('http_server_' + name, doc, value=stats[name])
+        yield GaugeMetricFamily('http_server_draining',
+                                '1 while the process drains after SIGTERM, else 0.',
+                                value=1 if cherrypy.engine.draining else 0)
+
+
+REGISTRY.register(_ServerCollector())
 
 
 def _memcached_failed(node: str, ex: BaseException) -> None:

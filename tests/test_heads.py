@@ -162,3 +162,42 @@ def test_a_small_body_sent_slowly_holds_no_worker(server):
     finally:
         for s in socks:
             s.close()
+
+
+def test_beyond_max_connections_a_clear_503_and_the_count(caplog):
+    cherrypy.config.update({'log.screen': False})
+    cherrypy.tree.mount(Root(), '')
+    with live(cherrypy.tree, max_connections=5) as server:
+        held = [_connect(server) for _ in range(5)]
+        manager = server.httpserver._connections
+        deadline = time.monotonic() + 5
+        while manager.open < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        for _ in range(2):
+            extra = _connect(server)
+            data = _read_until(extra, lambda d: d.endswith(b'try again.'))
+            assert data.startswith(b'HTTP/1.1 503 Service Unavailable\r\n')
+            assert extra.recv(10) == b''  # and closed
+            extra.close()
+        stats = server.stats()
+        assert stats['connections_refused'] == 2 and stats['connections_open'] == 5
+        refusals = [r for r in caplog.records if 'refusing connections' in r.getMessage()]
+        assert len(refusals) == 1  # once per episode
+        held.pop().close()
+        while manager.open > 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert _probe(server) < 1.0
+
+
+def test_stats_count_heads_waiting_and_timed_out(server):
+    s = _connect(server)
+    s.sendall(b'GET /healthcheck HTTP/1.1\r\n')
+    _wait_heads(server, 1)
+    assert server.stats()['connections_reading_head'] == 1
+    assert _read_until(s, lambda d: d.endswith(b'in time.')).startswith(b'HTTP/1.1 408')
+    s.close()
+    stats = server.stats()
+    assert stats['request_heads_timed_out'] == 1 and stats['connections_reading_head'] == 0
+    assert stats['workers'] == 4 and stats['workers_busy'] == 0

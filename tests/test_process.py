@@ -63,6 +63,11 @@ def test_python_m_app_serves_the_service_and_stops_on_sigterm():
         assert get(port, '/no/such/page')[0] == 404
         status, body, headers = get(port, '/metrics')
         assert status == 200 and b'http_requests_total{code="200",handler="Root.healthcheck"' in body
+        # The server's own gauges: the pool of conf/dev.conf, and no drain yet.
+        assert b'\nhttp_server_workers 10.0\n' in body
+        assert b'\nhttp_server_draining 0.0\n' in body
+        assert b'\nhttp_server_request_heads_timed_out_total 0.0\n' in body
+        assert b'\nhttp_server_connections_open ' in body
     finally:
         assert stop(proc) == 0
 

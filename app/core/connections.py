@@ -17,6 +17,7 @@ requests and before its first byte.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import selectors
@@ -30,7 +31,11 @@ from cheroot import server as _server
 
 from .logs import log
 
-__all__ = ['HeadReader', 'Connection', 'BufferingConnectionManager', 'head_ready']
+__all__ = ['HeadReader', 'Connection', 'BufferingConnectionManager', 'head_ready', 'STATS']
+
+#: The names ``BufferingConnectionManager.stats`` reports.
+STATS = ('connections_open', 'connections_reading_head', 'connections_queued', 'workers',
+         'workers_busy', 'request_heads_timed_out', 'connections_refused')
 
 _RECV_SIZE = 65536
 _END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
@@ -42,6 +47,10 @@ _TIMEOUT_BODY = b'The request head did not arrive in time.'
 _TIMEOUT = (b'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n'
             b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
             % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+_FULL_BODY = b'The server holds as many connections as it may; try again.'
+_FULL = (b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n'
+         b'Retry-After: 1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s'
+         % (len(_FULL_BODY), _FULL_BODY))
 
 
 def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
@@ -148,15 +157,20 @@ class HeadReader:
 
 
 class Connection(_server.HTTPConnection):
-    """cheroot's connection, which tells the manager when a pool worker is done with it."""
+    """cheroot's connection, which tells the manager when it is done and closed."""
 
     in_pool = False
+    counted = False
 
     def close(self) -> None:
-        """Close; count a request the worker pool finished."""
+        """Close; count a request the worker pool finished, and one connection fewer."""
+        manager = self.server._connections
         if self.in_pool:
             self.in_pool = False
-            self.server._connections.finished()
+            manager.finished()
+        if self.counted:
+            self.counted = False
+            manager.closed()
         super().close()
 
 
@@ -180,10 +194,28 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         self.heads_timed_out = 0
         #: When a pool worker last finished a request (for ``stalled``).
         self.last_progress = time.monotonic()
+        #: Connections open now, and those refused for ``max_connections``.
+        self.open = 0
+        self.refused = 0
+        self._refusing = False
+
+    def closed(self) -> None:
+        """A connection this manager accepted was closed."""
+        self.open -= 1
 
     def finished(self) -> None:
         """A pool worker finished a request: the pool makes progress."""
         self.last_progress = time.monotonic()
+
+    def stats(self) -> dict[str, int]:
+        """What the server holds now: connections by state, workers, and counters."""
+        pool = self.server.requests
+        workers = len(pool._threads)
+        busy = workers - pool.idle
+        return {'connections_open': self.open, 'connections_reading_head': len(self._partial),
+                'connections_queued': pool.qsize, 'workers': workers, 'workers_busy': busy,
+                'request_heads_timed_out': self.heads_timed_out,
+                'connections_refused': self.refused}
 
     def stalled(self, seconds: float) -> bool:
         """Whether work waits while every pool worker has been busy ``seconds`` without a finish."""
@@ -198,7 +230,14 @@ class BufferingConnectionManager(_connections.ConnectionManager):
 
     def _from_server_socket(self, server_socket: Any) -> None:
         conn = super()._from_server_socket(server_socket)  # type: ignore[misc]
-        if conn is not None:
+        if conn is not None and self.open >= self.server.max_connections:
+            self._refuse(conn)
+        elif conn is not None:
+            self.open += 1
+            conn.counted = True
+            if self._refusing:
+                self._refusing = False
+                log('accepting connections again (%d open)' % self.open, 'HTTP')
             conn.rfile = HeadReader(conn.rfile)
             conn.head = bytearray()
             conn.last_used = time.time()
@@ -206,6 +245,20 @@ class BufferingConnectionManager(_connections.ConnectionManager):
                 conn.socket.settimeout(self.server.timeout or 10)  # NOTE: keeps it O_NONBLOCK
             self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
         return None
+
+    def _refuse(self, conn: Any) -> None:
+        """503 and close: the server holds ``max_connections`` already."""
+        self.refused += 1
+        if not self._refusing:
+            # NOTE: once per episode, not once per connection.
+            self._refusing = True
+            log('refusing connections: %d open, server.max_connections is %d'
+                % (self.open, self.server.max_connections), 'HTTP', logging.WARNING)
+        try:
+            os.write(conn.socket.fileno(), _FULL)
+        except OSError:
+            pass  # NOTE: a client that cannot take 200 bytes gets the close only
+        conn.close()
 
     def put(self, conn: Any) -> None:
         """A worker is done with ``conn``: wait here for its next head."""

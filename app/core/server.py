@@ -22,7 +22,7 @@ from typing import Any
 from cheroot import wsgi as _wsgi
 from cheroot.workers import threadpool as _threadpool
 
-from .connections import BufferingConnectionManager, Connection
+from .connections import STATS, BufferingConnectionManager, Connection
 from .logs import log
 
 __all__ = ['Server', 'HTTPServer']
@@ -39,6 +39,8 @@ class HTTPServer(_wsgi.Server):
     probe_paths: frozenset[bytes] = frozenset()
     probe_threads = 2
     probe_pool: Any = None
+    #: Connections held open at most (idle, reading, queued or served); beyond, 503.
+    max_connections = 1000
     ConnectionClass = Connection
 
     def prepare(self) -> None:
@@ -101,6 +103,7 @@ class Server:
     probe_paths: tuple[str, ...] = ()
     probe_threads = 2
     stall_timeout = 30.0
+    max_connections = 1000
     expiration_interval = 0.5
     nodelay = True
     statistics = False
@@ -162,6 +165,7 @@ class Server:
         s.body_buffer_size = int(self.body_buffer_size)
         s.probe_paths = frozenset(p.encode('latin-1') for p in self.probe_paths)
         s.probe_threads = int(self.probe_threads)
+        s.max_connections = int(self.max_connections)
         s.expiration_interval = self.expiration_interval
         s.nodelay = self.nodelay
         s.stats['Enabled'] = bool(self.statistics)
@@ -191,6 +195,11 @@ class Server:
         s = self.httpserver
         if s is not None:
             s.keep_alive_conn_limit = 0
+
+    def stats(self) -> dict[str, int]:
+        """Connections and workers now, heads timed out, connections refused (0s when stopped)."""
+        s = self.httpserver
+        return dict.fromkeys(STATS, 0) if s is None else s._connections.stats()
 
     def stalled(self) -> bool:
         """Whether the worker pool has made no progress for ``stall_timeout`` with work waiting.
