@@ -201,3 +201,20 @@ def test_stats_count_heads_waiting_and_timed_out(server):
     stats = server.stats()
     assert stats['request_heads_timed_out'] == 1 and stats['connections_reading_head'] == 0
     assert stats['workers'] == 4 and stats['workers_busy'] == 0
+
+
+def test_no_header_size_limit_still_keeps_partial_heads_off_the_workers():
+    cherrypy.config.update({'log.screen': False})
+    cherrypy.tree.mount(Root(), '')
+    # NOTE: 0 is cheroot's own default, and means no limit.
+    with live(cherrypy.tree, max_request_header_size=0) as server:
+        socks = [_connect(server) for _ in range(6)]
+        try:
+            for s in socks:
+                s.sendall(b'GET /healthcheck HTTP/1.1\r\nHost: x\r\n')
+            _wait_heads(server, 6)
+            assert server.stats()['workers_busy'] == 0
+            assert _probe(server) < 1.0
+        finally:
+            for s in socks:
+                s.close()

@@ -38,6 +38,7 @@ STATS = ('connections_open', 'connections_reading_head', 'connections_queued', '
          'workers_busy', 'request_heads_timed_out', 'connections_refused')
 
 _RECV_SIZE = 65536
+_MAX_HEAD = 1 << 20
 _END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
 _CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?\n', re.I)
 # A body the worker must read itself: chunked, or sent only after a 100 Continue.
@@ -275,7 +276,8 @@ class BufferingConnectionManager(_connections.ConnectionManager):
 
     def _ready(self, conn: Any) -> bool:
         if not head_ready(conn.head, self.server.body_buffer_size):
-            if len(conn.head) <= self.server.max_request_header_size:
+            # NOTE: cheroot's 0 means no limit; memory still needs one here.
+            if len(conn.head) <= (self.server.max_request_header_size or _MAX_HEAD):
                 return False
             # NOTE: too long to be a head; the worker answers the 431 or 414.
         head = bytes(conn.head)
