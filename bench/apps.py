@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -150,6 +151,12 @@ def build(cherrypy: Any, memcached: str | None = None) -> WSGIApp:
         def healthcheck(self) -> str:
             cherrypy.response.headers['Content-Type'] = 'text/plain'
             return 'OK'
+
+        @cherrypy.expose
+        def slow(self, seconds: str = '3') -> str:
+            """Holds a worker (probes.py's saturation scenario)."""
+            time.sleep(min(float(seconds), 10.0))
+            return 'slept'
 
     config: dict[str, dict[str, Any]] = {
         '/': {},

@@ -104,13 +104,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--session-ids', type=_positive, default=1,
                    help='sessions primed per target and session endpoint; wrk sends '
                         'them in turn (1: every connection shares one session)')
+    p.add_argument('--server', choices=('cheroot', 'core'), default='cheroot',
+                   help="HTTP server for every target: cheroot's stock one or app.core's")
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     return p.parse_args(argv)
 
 
 def _server_args(args: argparse.Namespace, mc: memcached_proc.Memcached | None) -> list[str]:
     out = ['--port', '0', '--threads', str(args.threads), '--queue', str(args.queue),
-           '--timeout', str(args.timeout), '--keepalive-limit', str(args.keepalive_limit)]
+           '--timeout', str(args.timeout), '--keepalive-limit', str(args.keepalive_limit),
+           '--server', args.server]
     return out + (['--memcached', mc.address] if mc else [])
 
 
@@ -242,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     unclean = any(codes.values())
 
     rows = report.summarize(plan, args.concurrency, samples)
-    print(f'\ncheroot numthreads={args.threads} request_queue_size={args.queue} '
+    print(f'\nserver={args.server} numthreads={args.threads} request_queue_size={args.queue} '
           f'timeout={args.timeout:g} keep_alive_conn_limit={args.keepalive_limit}; '
           f'wrk {args.duration}s x {args.rounds} rounds; medians; '
           f'spread = (max-min)/median req/s; sessions: {args.session_ids} id(s) per target; '

@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--server', choices=('cheroot', 'core'), default='cheroot',
                    help="cheroot's stock wsgi.Server, or app.core's (heads read by the "
                         'I/O thread); same settings either way')
+    p.add_argument('--probe-paths', default='',
+                   help='with --server core: comma-separated paths served by its probe lane')
     p.add_argument('--memcached', metavar='HOST:PORT',
                    help='memcached for the session-mc endpoint (omitted: not served)')
     return p.parse_args(argv)
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     server = server_class(('127.0.0.1', args.port), app, numthreads=args.threads,
                           request_queue_size=args.queue, timeout=args.timeout)
     server.keep_alive_conn_limit = args.keepalive_limit
+    if args.server == 'core' and args.probe_paths:
+        server.probe_paths = frozenset(p.encode() for p in args.probe_paths.split(','))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
