@@ -55,7 +55,7 @@ def test_application_is_built_from_app_config(import_wsgi):
 def test_application_defaults_to_the_production_config(import_wsgi):
     mod = import_wsgi(None)
     assert cherrypy.config['environment'] == 'production'
-    assert cherrypy.config['server.thread_pool'] == 100
+    assert cherrypy.config['server.thread_pool'] == 16  # conf/prod.conf's pool
     assert mod.application.config['/api/visits']['tools.sessions.storage_type'] == 'memcached'
     r = call(mod.application, '/healthcheck')
     assert r.status == 200 and r.text == 'OK'
