@@ -75,12 +75,19 @@ class Root:
 
     @cherrypy.expose
     def readyz(self) -> str:
-        """Readiness: 503 once the engine is draining (after SIGTERM)."""
+        """Readiness: 503 once the engine is draining (after SIGTERM).
+
+        Also while the worker pool is saturated, if ``server.saturation_timeout``
+        is set (off by default; see the README for the trade-off).
+        """
         cherrypy.response.headers['Content-Type'] = 'text/plain'
         cherrypy.response.headers['Cache-Control'] = 'no-store'
         if cherrypy.engine.draining:
             cherrypy.response.status = 503
             return 'draining'
+        if cherrypy.server.saturated():
+            cherrypy.response.status = 503
+            return 'saturated'
         return 'ready'
 
     @cherrypy.expose

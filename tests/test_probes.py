@@ -25,6 +25,10 @@ class Root:
         return 'stalled' if SERVER.stalled() else 'OK'
 
     @cherrypy.expose
+    def readyz(self):
+        return 'saturated' if SERVER.saturated() else 'ready'
+
+    @cherrypy.expose
     def other(self):
         return 'other'
 
@@ -38,7 +42,8 @@ def server():
     RELEASE.clear()
     cherrypy.config.update({'log.screen': False})
     cherrypy.tree.mount(Root(), '')
-    with live(cherrypy.tree, probe_paths=('/healthcheck',), stall_timeout=1.0) as s:
+    with live(cherrypy.tree, probe_paths=('/healthcheck', '/readyz'), stall_timeout=1.0,
+              saturation_timeout=0.5) as s:
         SERVER = s
         yield s
         RELEASE.set()
@@ -103,3 +108,27 @@ def test_liveness_fails_only_when_the_pool_makes_no_progress(server):
             t.join(10)
     # The pool finished its work: alive again.
     assert _timed(server, '/healthcheck')[1:] == (200, b'OK')
+
+
+def test_readiness_can_report_a_saturated_pool(server):
+    assert _timed(server, '/readyz')[1:] == (200, b'ready')
+    threads = _busy(server, 6)
+    try:
+        deadline = time.monotonic() + 5
+        while _timed(server, '/readyz')[2] != b'saturated':
+            assert time.monotonic() < deadline, 'saturation was never reported'
+            time.sleep(0.1)
+    finally:
+        RELEASE.set()
+        for t in threads:
+            t.join(10)
+    deadline = time.monotonic() + 5
+    while _timed(server, '/readyz')[2] != b'ready':
+        assert time.monotonic() < deadline, 'still saturated after the work finished'
+        time.sleep(0.1)
+
+
+def test_saturation_is_not_reported_unless_asked():
+    cherrypy.tree.mount(Root(), '')
+    with live(cherrypy.tree) as s:
+        assert s.saturation_timeout == 0 and s.saturated() is False

@@ -51,7 +51,7 @@ SERVER_KEYS = frozenset('''
     ssl_ciphers statistics nodelay wsgi_version peercreds peercreds_resolve
     reverse_dns keep_alive_conn_limit expiration_interval defer_accept
     reuse_port server_name head_timeout body_buffer_size probe_paths probe_threads
-    stall_timeout max_connections
+    stall_timeout max_connections saturation_timeout
 '''.split())
 
 #: ``engine.<plugin>.<attr>`` plugins accepted; most are CherryPy's and are

@@ -199,6 +199,8 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         self.open = 0
         self.refused = 0
         self._refusing = False
+        #: Since when every worker has been busy with work waiting (None: not so).
+        self.saturated_since: float | None = None
 
     def closed(self) -> None:
         """A connection this manager accepted was closed."""
@@ -217,6 +219,19 @@ class BufferingConnectionManager(_connections.ConnectionManager):
                 'connections_queued': pool.qsize, 'workers': workers, 'workers_busy': busy,
                 'request_heads_timed_out': self.heads_timed_out,
                 'connections_refused': self.refused}
+
+    def saturated(self, seconds: float) -> bool:
+        """Whether every worker has been busy, with work waiting, for ``seconds``."""
+        since = self.saturated_since
+        return since is not None and time.monotonic() - since >= seconds
+
+    def _sample_saturation(self) -> None:
+        pool = self.server.requests
+        if pool.qsize > 0 and pool.idle == 0:
+            if self.saturated_since is None:
+                self.saturated_since = time.monotonic()
+        else:
+            self.saturated_since = None
 
     def stalled(self, seconds: float) -> bool:
         """Whether work waits while every pool worker has been busy ``seconds`` without a finish."""
@@ -357,6 +372,7 @@ class BufferingConnectionManager(_connections.ConnectionManager):
             now = time.time()
             if now - last_check > expiration_interval:
                 self._time_out_heads(now)
+                self._sample_saturation()
                 idle = now - self.server.timeout
                 for fd, conn in [(fd, c) for fd, c in self._selector.connections
                                  if c is not self.server and fd not in self._partial

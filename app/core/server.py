@@ -103,6 +103,7 @@ class Server:
     probe_paths: tuple[str, ...] = ()
     probe_threads = 2
     stall_timeout = 30.0
+    saturation_timeout = 0.0
     max_connections = 1000
     expiration_interval = 0.5
     nodelay = True
@@ -209,6 +210,16 @@ class Server:
         """
         s = self.httpserver
         return s is not None and s.stalled(float(self.stall_timeout))
+
+    def saturated(self) -> bool:
+        """Whether the pool has been full with work waiting for ``saturation_timeout``.
+
+        Off (False) while ``saturation_timeout`` is 0, the default: see the
+        README for why a readiness probe should rarely use it.
+        """
+        s = self.httpserver
+        t = float(self.saturation_timeout or 0)
+        return t > 0 and s is not None and s._connections.saturated(t)
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then return."""
