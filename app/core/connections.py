@@ -341,12 +341,12 @@ class BufferingConnectionManager(_connections.ConnectionManager):
                 self._selector.unregister(fd)
             except KeyError:
                 pass  # NOTE: already dropped as an invalid socket
+            self.heads_timed_out += 1  # NOTE: counted before the client can see the 408
             try:
                 os.write(fd, _TIMEOUT)
             except OSError:
                 pass  # NOTE: a client that sends nothing may read nothing either
             conn.close()
-            self.heads_timed_out += 1
         if late:
             log('%d request head(s) timed out after %g s' % (len(late), self.server.head_timeout),
                 'HTTP')
