@@ -59,11 +59,12 @@ def _ratio(value: float | None) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """Render the summary rows as a fixed-width text table."""
     width = max([22] + [len(r['endpoint']) + len(r['path']) + 2 for r in rows])
-    head = (f'{"target":<9}{"endpoint":<{width}}{"conc":>5}{"req/s":>10}{"spread":>8}'
+    tw = max([9] + [len(r['target']) + 1 for r in rows])
+    head = (f'{"target":<{tw}}{"endpoint":<{width}}{"conc":>5}{"req/s":>10}{"spread":>8}'
             f'{"p50 ms":>9}{"p99 ms":>9}{"x raw":>7}{"x hello":>9}{"errors":>8}')
     lines = [head, '-' * len(head)]
     for r in rows:
-        lines.append(f'{r["target"]:<9}{r["endpoint"] + " " + r["path"]:<{width}}'
+        lines.append(f'{r["target"]:<{tw}}{r["endpoint"] + " " + r["path"]:<{width}}'
                      f'{r["concurrency"]:>5}{r["rps"]:>10.1f}{r["spread"]:>7.0%} '
                      f'{r["p50_ms"]:>9.2f}{r["p99_ms"]:>9.2f}{_ratio(r["ratio"]):>7}'
                      f'{_ratio(r["ratio_hello"]):>9}{r["errors"]:>8}')

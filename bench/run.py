@@ -35,6 +35,9 @@ import servers
 from report import Key, Plan
 
 
+#: The HTTP servers serve.py offers: cheroot's stock one and app.core's.
+_SERVERS = ('cheroot', 'core')
+
 def _endpoint_names(text: str) -> list[str]:
     """Endpoint and group names, comma-separated, expanded to endpoint names."""
     known = [e.name for e in apps.ENDPOINTS]
@@ -76,8 +79,12 @@ def _positive(text: str) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the harness's command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # NOTE: TARGET@SERVER serves a target on that server in the same run,
+    # e.g. --targets raw,core,raw@core,core@core beside stock cheroot.
     p.add_argument('--targets', default=','.join(apps.TARGETS),
-                   type=lambda s: _names(s, list(apps.TARGETS), 'targets'))
+                   type=lambda s: _names(s, list(apps.TARGETS) + [
+                       '%s@%s' % (t, srv) for t in apps.TARGETS for srv in _SERVERS],
+                       'targets'))
     p.add_argument('--endpoints', default=','.join(apps.GROUPS), type=_endpoint_names,
                    help='endpoints or groups, comma-separated: ' + '; '.join(
                        f'{g} = {",".join(ns)}' for g, ns in apps.GROUPS.items())
@@ -104,16 +111,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--session-ids', type=_positive, default=1,
                    help='sessions primed per target and session endpoint; wrk sends '
                         'them in turn (1: every connection shares one session)')
-    p.add_argument('--server', choices=('cheroot', 'core'), default='cheroot',
+    p.add_argument('--server', choices=_SERVERS, default='cheroot',
                    help="HTTP server for every target: cheroot's stock one or app.core's")
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     return p.parse_args(argv)
 
 
-def _server_args(args: argparse.Namespace, mc: memcached_proc.Memcached | None) -> list[str]:
+def _server_args(args: argparse.Namespace, mc: memcached_proc.Memcached | None,
+                 server: str) -> list[str]:
     out = ['--port', '0', '--threads', str(args.threads), '--queue', str(args.queue),
            '--timeout', str(args.timeout), '--keepalive-limit', str(args.keepalive_limit),
-           '--server', args.server]
+           '--server', server]
     return out + (['--memcached', mc.address] if mc else [])
 
 
@@ -130,7 +138,7 @@ def make_plan(args: argparse.Namespace, memcached: bool) -> Plan:
             print(f'bench: skipping {ep.name}: memcached is not installed '
                   f'(apt-get install memcached)', file=sys.stderr)
             continue
-        targets = [t for t in args.targets if ep.raw or t != 'raw']
+        targets = [t for t in args.targets if ep.raw or t.partition('@')[0] != 'raw']
         if targets:
             plan.append((ep, targets))
         else:
@@ -225,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         mc = _start_memcached(args)
         plan = make_plan(args, memcached=mc is not None)
         for target in args.targets:
-            running[target] = servers.start(python, target, _server_args(args, mc), cpu=cpus[0])
+            name, _, server = target.partition('@')
+            running[target] = servers.start(python, name, _server_args(args, mc,
+                                                                       server or args.server),
+                                            cpu=cpus[0])
             print(f'{target}: port {running[target].port}, {running[target].banner}',
                   file=sys.stderr)
         primed = verify(args, running, plan)

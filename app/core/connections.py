@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import selectors
+import threading
 import time
 from collections.abc import Callable, Iterator
 from io import BytesIO
@@ -197,6 +198,7 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         self.last_progress = time.monotonic()
         #: Connections open now, and those refused for ``max_connections``.
         self.open = 0
+        self._open_lock = threading.Lock()  # NOTE: workers close, the I/O thread accepts
         self.refused = 0
         self._refusing = False
         #: Since when every worker has been busy with work waiting (None: not so).
@@ -204,7 +206,8 @@ class BufferingConnectionManager(_connections.ConnectionManager):
 
     def closed(self) -> None:
         """A connection this manager accepted was closed."""
-        self.open -= 1
+        with self._open_lock:
+            self.open -= 1
 
     def finished(self) -> None:
         """A pool worker finished a request: the pool makes progress."""
@@ -249,7 +252,8 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         if conn is not None and self.open >= self.server.max_connections:
             self._refuse(conn)
         elif conn is not None:
-            self.open += 1
+            with self._open_lock:
+                self.open += 1
             conn.counted = True
             if self._refusing:
                 self._refusing = False
