@@ -18,7 +18,7 @@ from .dispatch import test_callable_spec
 from .errors import HTTPError, HTTPRedirect, InternalRedirect
 from .hooks import run_hooks
 from .lib.encoding import encode_body, encode_text, response_charset
-from .lib.httputil import valid_status
+from .lib.httputil import HeaderMap, safe_header_value, valid_status
 from .logs import log
 from .request_response import Request, Response
 
@@ -208,16 +208,35 @@ def finalize(request: Request, response: Response) -> None:
                 dict.__setitem__(headers, 'Content-Length', str(n))
     response.output_status = status
     h = list(dict.items(headers))
-    for value in dict.values(headers):
-        if value.__class__ is not str:
-            h = [(k, v if v.__class__ is str else str(v)) for k, v in h]
-            break
+    # NOTE: HeaderMap makes text values safe as they are set; anything else
+    # (an int, bytes, a plain dict put in place of the HeaderMap) is made
+    # safe here, so no value reaches the server unchecked.
+    if headers.__class__ is not HeaderMap:
+        h = _safe_headers(h)
+    else:
+        for value in dict.values(headers):
+            if value.__class__ is not str:
+                h = _safe_headers(h)
+                break
     response.header_list = h
     cookie = response._cookie
     if cookie:
-        for line in cookie.output().split('\r\n'):
-            name, _, value = line.partition(': ')
-            h.append((name, value))
+        # NOTE: one header per cookie, never split on what a value may hold.
+        h.extend(_safe_headers(('Set-Cookie', m.OutputString())
+                               for _k, m in sorted(cookie.items())))
+
+
+def _safe_headers(items: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Header pairs made safe for the wire; a header with an unusable name is dropped."""
+    out = []
+    for name, value in items:
+        if not (name.isascii() and name.isprintable()) or ':' in name or ' ' in name:
+            log.error('dropped a response header with an invalid name: %r' % (name,), 'HTTP')
+            continue
+        if value.__class__ is not str:
+            value = value.decode('latin-1') if isinstance(value, bytes) else str(value)
+        out.append((name, safe_header_value(name, value)))
+    return out
 
 
 def _closing(request: Request, response: Response) -> Iterable[bytes]:

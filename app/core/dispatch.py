@@ -285,6 +285,18 @@ def test_callable_spec(callable: Callable[..., Any], callable_args: tuple | list
     names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     body_keys = set(body_params or ())
     show = show_mismatched_params
+    bound = getattr(callable, '__func__', None)
+    if getattr(callable, '__self__', None) is not None and bound is not None:
+        # NOTE: a parameter named like the method's own ``self`` collides with it.
+        try:
+            own = next(iter(inspect.signature(bound).parameters), None)
+        except (TypeError, ValueError):
+            own = None
+        if own is not None and own in callable_kwargs:
+            if own in body_keys:
+                raise HTTPError(400, 'Unexpected body parameters: %s' % own if show else None)
+            raise HTTPError(404, 'Unexpected query string parameters: %s' % own
+                            if show else None)
 
     filled = [p.name for p in positional[:len(callable_args)]]
     multiple = [k for k in callable_kwargs if k in filled]

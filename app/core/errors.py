@@ -94,7 +94,10 @@ class HTTPRedirect(CherryPyException):
             if isinstance(url, bytes):
                 url = url.decode(encoding)
             if req is not None:
-                url = urllib.parse.urljoin(req.base + req.script_name + req.path_info, url)
+                try:
+                    url = urllib.parse.urljoin(req.base + req.script_name + req.path_info, url)
+                except ValueError:  # NOTE: a Host such as '[::1' is no URL to join to
+                    raise HTTPError(400, 'The Host header is not a valid host.') from None
             abs_urls.append(url)
         self.urls = abs_urls
         if status is None:

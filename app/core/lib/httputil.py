@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime
+import email.header
 import email.utils
+import re
 import time
+import urllib.parse
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
@@ -33,8 +36,10 @@ _TITLED_MAX = 512
 
 def _title(key: Any) -> str:
     if key.__class__ is not str:
-        return str(key).title()
+        key = str(key)
     t = key.title()
+    if not (t.isascii() and t.isprintable()) or ':' in t or ' ' in t:
+        raise ValueError('not a header name: %r' % (key,))
     if len(_titled) < _TITLED_MAX:
         _titled[key] = t
     return t
@@ -63,7 +68,10 @@ class HeaderMap(dict):
         return dict.__getitem__(self, _titled.get(key) or _title(key))
 
     def __setitem__(self, key: str, value: Any) -> None:
-        dict.__setitem__(self, _titled.get(key) or _title(key), value)
+        name = _titled.get(key) or _title(key)
+        if value.__class__ is str and not (value.isascii() and value.isprintable()):
+            value = safe_header_value(name, value)  # NOTE: no control character, only Latin-1
+        dict.__setitem__(self, name, value)
 
     def __delitem__(self, key: str) -> None:
         dict.__delitem__(self, self._k(key))
@@ -75,7 +83,10 @@ class HeaderMap(dict):
         return dict.get(self, self._k(key), default)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        return dict.setdefault(self, self._k(key), default)
+        name = self._k(key)
+        if default.__class__ is str and not (default.isascii() and default.isprintable()):
+            default = safe_header_value(name, default)
+        return dict.setdefault(self, name, default)
 
     def pop(self, key: str, *default: Any) -> Any:
         return dict.pop(self, self._k(key), *default)
@@ -184,12 +195,36 @@ def parse_http_date(value: str | None) -> float | None:
         return None
     try:
         dt = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if dt.tzinfo is None:
-        # NOTE: asctime dates and "-0000" carry no zone; HTTP dates are GMT.
-        dt = dt.replace(tzinfo=datetime.UTC)
-    return dt.timestamp()
+        if dt.tzinfo is None:
+            # NOTE: asctime dates and "-0000" carry no zone; HTTP dates are GMT.
+            dt = dt.replace(tzinfo=datetime.UTC)
+        return dt.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # NOTE: a date no calendar has (second 999...9) is no date
+
+
+#: Control characters a header value must not carry (tab is allowed).
+_CONTROLS = re.compile('[\x00-\x08\x0a-\x1f\x7f]')
+#: What may stay as it is in a Location: RFC 3986's reserved and unreserved, and %.
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def safe_header_value(name: str, value: str) -> str:
+    """``value`` as it may go on the wire: no control characters, only Latin-1.
+
+    Control characters (0-31 but tab, and 127) are removed, as CherryPy
+    does, so no value can end its header line and start another. Text
+    beyond Latin-1 becomes a percent-encoded URI in ``Location`` (RFC
+    3986) and an RFC 2047 encoded-word elsewhere.
+    """
+    value = _CONTROLS.sub('', value)
+    try:
+        value.encode('latin-1')
+        return value
+    except UnicodeEncodeError:
+        if name.lower() == 'location':
+            return urllib.parse.quote(value, safe=_URI_SAFE)
+        return email.header.Header(value, 'utf-8').encode()
 
 
 def qvalue_pick(header: str | None, offers: Iterable[str]) -> list[str]:

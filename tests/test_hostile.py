@@ -1,0 +1,168 @@
+"""Hostile input: no forged header, no 5xx from a bad date, host or parameter name."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import app.core as cherrypy
+from app.core.lib.httputil import parse_http_date, safe_header_value
+
+from helpers import call, live
+
+
+class Root:
+    @cherrypy.expose
+    def go(self, to='/'):
+        raise cherrypy.HTTPRedirect(to)
+
+    @cherrypy.expose
+    def header(self, value=''):
+        cherrypy.response.headers['X-Echo'] = value
+        return 'ok'
+
+    @cherrypy.expose
+    def cookie(self, path='/'):
+        cherrypy.response.cookie['c'] = 'v'
+        cherrypy.response.cookie['c']['path'] = path
+        return 'ok'
+
+    @cherrypy.expose
+    def anything(self, **kwargs):
+        return 'kw %s' % sorted(kwargs)
+
+    @cherrypy.expose
+    def raw_header(self):
+        cherrypy.response.headers['X-Bytes'] = b'caf\xe9'
+        cherrypy.response.headers['X-Int'] = 5
+        return 'ok'
+
+    class api:  # noqa: N801
+        @cherrypy.expose
+        def index(self):
+            return 'api'
+
+
+@pytest.fixture
+def app():
+    cherrypy.config.update({'log.screen': False})
+    return cherrypy.tree.mount(Root(), '')
+
+
+def _wire_headers(result) -> list[tuple[str, str]]:
+    return result.header_list
+
+
+@pytest.mark.parametrize('target', [
+    '%0d%0aX-Injected:%201', '/x%0d%0aX-Injected:%201', '/x%0aX-Injected:%201',
+    '/a%00b%0bc%7fd', 'x-injected:%0d%0aSet-Cookie:%20a=b',
+])
+def test_a_redirect_target_cannot_add_a_header(app, target):
+    r = call(None, '/go', query='to=' + target)
+    assert r.status == 303
+    for name, value in r.header_list:
+        assert name.lower() not in ('x-injected', 'set-cookie'), r.header_list
+        assert not any(ord(c) < 32 or ord(c) == 127 for c in name + value), (name, value)
+
+
+def test_the_trailing_slash_redirect_strips_control_characters(app):
+    r = call(None, '/api', query='\x0bX\x7f')
+    assert r.status == 301
+    assert r.headers['Location'] == 'http://127.0.0.1/api/?X'
+
+
+def test_a_location_beyond_latin_1_is_percent_encoded_not_a_500(app):
+    r = call(None, '/go', query='to=/%E2%80%A8x%C3%A9')
+    assert r.status == 303
+    assert r.headers['Location'] == 'http://127.0.0.1/%E2%80%A8x%C3%A9'
+
+
+def test_header_values_set_by_a_handler_are_made_safe(app):
+    r = call(None, '/header', query='value=a%0d%0aX-Injected:%201')
+    assert r.headers['X-Echo'] == 'aX-Injected: 1' and 'X-Injected' not in r.headers
+    r = call(None, '/header', query='value=%E2%98%83')  # a snowman: RFC 2047
+    assert r.headers['X-Echo'] == '=?utf-8?b?4piD?='
+    r = call(None, '/raw_header')
+    assert (r.headers['X-Bytes'], r.headers['X-Int']) == ('caf\xe9', '5')
+
+
+def test_a_cookie_attribute_cannot_add_a_header(app):
+    r = call(None, '/cookie', query='path=/%0d%0aX-Injected:%201')
+    assert 'X-Injected' not in r.headers
+    assert all('\r' not in v and '\n' not in v for _n, v in r.header_list)
+
+
+def test_an_impossible_if_modified_since_is_ignored(app):
+    assert parse_http_date('Mon, 01 Jan 2024 00:00:0999999999999999999999 GMT') is None
+    cherrypy.tree.apps.clear()
+    from app import CONF_DIR, build
+    import os
+    build(os.path.join(CONF_DIR, 'test.conf'))
+    bad = {'If-Modified-Since': 'Mon, 01 Jan 2024 00:00:0999999999999999999999 GMT'}
+    assert call(None, '/', headers=bad).status == 200
+    assert call(None, '/static/style.css', headers=bad).status == 200
+
+
+def test_an_unbalanced_host_is_a_400_where_a_redirect_is_built(app):
+    r = call(None, '/api', headers={'Host': '[::1'})
+    assert r.status == 400 and b'Host header' in r.body
+
+
+def test_a_parameter_named_self_is_a_404_like_any_unexpected_one(app):
+    r = call(None, '/anything', query='self=1&a=2')
+    assert r.status == 404 and b'self' in r.body
+    assert call(None, '/anything', query='a=2').text == "kw ['a']"
+
+
+def test_no_header_injection_reaches_the_wire(app):
+    with live(cherrypy.tree) as server:
+        s = socket.create_connection(server.bound_addr, timeout=10)
+        s.sendall(b'GET /go?to=%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: x\r\n'
+                  b'Connection: close\r\n\r\n')
+        data = b''
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        head = data.split(b'\r\n\r\n', 1)[0]
+        assert head.startswith(b'HTTP/1.1 303 ')
+        assert b'\r\nX-Injected' not in head and b'\nX-Injected' not in head
+
+
+@pytest.mark.parametrize('name, value, expected', [
+    ('X-A', 'plain', 'plain'),
+    ('X-A', 'tab\tkept', 'tab\tkept'),
+    ('X-A', 'a\r\nB: c', 'aB: c'),
+    ('X-A', '\x00\x1f\x7f', ''),
+    ('X-A', 'café', 'café'),
+    ('Location', '/naïve/☃', '/na%C3%AFve/%E2%98%83'),
+    ('Location', '/a?b=c&d=%20', '/a?b=c&d=%20'),
+])
+def test_safe_header_value(name, value, expected):
+    assert safe_header_value(name, value) == expected
+
+
+def test_no_path_around_the_header_check(app):
+    class Sneaky:
+        @cherrypy.expose
+        def plain(self):
+            cherrypy.response.headers = {'Content-Type': 'text/plain', 'X-A': 'a\r\nX-Injected: 1'}
+            return 'ok'
+
+        @cherrypy.expose
+        def raw(self):
+            cherrypy.response.headers['X-A'] = b'a\r\nX-Injected: 1'
+            cherrypy.response.headers.setdefault('X-B', 'b\nX-Injected: 2')
+            return 'ok'
+
+        @cherrypy.expose
+        def name(self):
+            cherrypy.response.headers['X-A\r\nX-Injected'] = '1'
+            return 'ok'
+    cherrypy.tree.mount(Sneaky(), '/sneaky')
+    for path in ('/sneaky/plain', '/sneaky/raw'):
+        r = call(None, path)
+        assert r.status == 200 and 'X-Injected' not in r.headers, r.header_list
+        assert all('\n' not in n + v and '\r' not in n + v for n, v in r.header_list)
+    assert call(None, '/sneaky/raw').headers['X-A'] == 'aX-Injected: 1'
+    r = call(None, '/sneaky/name')
+    assert r.status == 500 and 'X-Injected' not in r.headers
