@@ -166,3 +166,38 @@ def test_no_path_around_the_header_check(app):
     assert call(None, '/sneaky/raw').headers['X-A'] == 'aX-Injected: 1'
     r = call(None, '/sneaky/name')
     assert r.status == 500 and 'X-Injected' not in r.headers
+
+
+def _exchange(server, raw: bytes) -> bytes:
+    s = socket.create_connection(server.bound_addr, timeout=10)
+    s.sendall(raw)
+    data = b''
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return data
+
+
+@pytest.mark.parametrize('head, why', [
+    (b'POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
+     b'Content-Length: 3\r\n\r\n2\r\nxx\r\n0\r\n\r\nGET /go?to=/smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+     b'Transfer-Encoding and Content-Length together'),
+    (b'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n'
+     b'abcdeGET /go?to=/smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+     b'Content-Length headers that differ'),
+    (b'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc',
+     b'a Content-Length that is not a number'),
+])
+def test_ambiguous_framing_is_a_400_and_nothing_after_it_is_read(app, head, why):
+    with live(cherrypy.tree) as server:
+        data = _exchange(server, head)
+    assert data.startswith(b'HTTP/1.1 400 Bad Request\r\n') and why in data, data
+    assert data.count(b'HTTP/1.1 ') == 1 and b'smuggled' not in data
+
+
+def test_the_same_content_length_twice_is_fine(app):
+    with live(cherrypy.tree) as server:
+        data = _exchange(server, b'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n'
+                                 b'Content-Length: 3\r\nConnection: close\r\n'
+                                 b'Content-Type: application/x-www-form-urlencoded\r\n\r\na=1')
+    assert data.startswith(b'HTTP/1.1 200 OK') and data.endswith(b"kw ['a']")

@@ -41,10 +41,18 @@ STATS = ('connections_open', 'connections_reading_head', 'connections_queued', '
 _RECV_SIZE = 65536
 _MAX_HEAD = 1 << 20
 _END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
-_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?\n', re.I)
+# NOTE: the line end is looked ahead at, not consumed, so that two headers in a
+# row both match.
+_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*(?=\r?\n)', re.I)
 # A body the worker must read itself: chunked, or sent only after a 100 Continue.
 _WORKER_READS_BODY = re.compile(rb'\n(?:transfer-encoding|expect)[ \t]*:', re.I)
 _PROBE_LINE = re.compile(rb'[\r\n]*(?:GET|HEAD) ([^ ?]+)')
+_TRANSFER_ENCODING = re.compile(rb'\ntransfer-encoding[ \t]*:', re.I)
+_ANY_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:', re.I)
+
+
+class BadFraming(ValueError):
+    """A request head whose body length cannot be trusted (RFC 9112 section 6.3)."""
 _TIMEOUT_BODY = b'The request head did not arrive in time.'
 _TIMEOUT = (b'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n'
             b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
@@ -55,10 +63,19 @@ _FULL = (b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n'
          % (len(_FULL_BODY), _FULL_BODY))
 
 
+def _bad_request(why: str) -> bytes:
+    body = ('Bad request framing: %s.' % why).encode('ascii')
+    return (b'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n'
+            b'Content-Length: %d\r\nConnection: close\r\n\r\n%s' % (len(body), body))
+
+
 def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
     """Whether ``buf`` holds a whole request head, and its body if it is small.
 
     Empty lines before the request line are skipped, as servers should.
+    Raises BadFraming for a head with both Transfer-Encoding and
+    Content-Length, or with Content-Lengths that differ: its body could be
+    read two ways, and the rest taken for another request.
     """
     start = len(buf) - len(buf.lstrip(b'\r\n')) if buf[:1] in (b'\r', b'\n') else 0
     end = _END_OF_HEAD.search(buf, start)
@@ -66,11 +83,17 @@ def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
         return False
     head = buf[start:end.end()]
     if _WORKER_READS_BODY.search(head):
+        if _TRANSFER_ENCODING.search(head) and _ANY_CONTENT_LENGTH.search(head):
+            raise BadFraming('Transfer-Encoding and Content-Length together')
         return True
-    m = _CONTENT_LENGTH.search(head)
-    if m is None:
+    lengths = _CONTENT_LENGTH.findall(head)
+    if not lengths:
+        if _ANY_CONTENT_LENGTH.search(head):
+            raise BadFraming('a Content-Length that is not a number')
         return True
-    length = int(m.group(1))
+    if len({int(n) for n in lengths}) > 1:
+        raise BadFraming('Content-Length headers that differ')
+    length = int(lengths[0])
     return length > body_limit or len(buf) - end.end() >= length
 
 
@@ -266,6 +289,15 @@ class BufferingConnectionManager(_connections.ConnectionManager):
             self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
         return None
 
+    def _answer_and_close(self, conn: Any, response: bytes) -> None:
+        """Write a short response from this thread (never blocking) and close."""
+        self._partial.pop(conn.socket.fileno(), None)
+        try:
+            os.write(conn.socket.fileno(), response)
+        except OSError:
+            pass  # NOTE: a client that cannot take a few hundred bytes gets the close
+        conn.close()
+
     def _refuse(self, conn: Any) -> None:
         """503 and close: the server holds ``max_connections`` already."""
         self.refused += 1
@@ -294,7 +326,12 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
 
     def _ready(self, conn: Any) -> bool:
-        if not head_ready(conn.head, self.server.body_buffer_size):
+        try:
+            ready = head_ready(conn.head, self.server.body_buffer_size)
+        except BadFraming as ex:
+            self._answer_and_close(conn, _bad_request(str(ex)))
+            return True
+        if not ready:
             # NOTE: cheroot's 0 means no limit; memory still needs one here.
             if len(conn.head) <= (self.server.max_request_header_size or _MAX_HEAD):
                 return False
