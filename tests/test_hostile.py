@@ -201,3 +201,40 @@ def test_the_same_content_length_twice_is_fine(app):
                                  b'Content-Length: 3\r\nConnection: close\r\n'
                                  b'Content-Type: application/x-www-form-urlencoded\r\n\r\na=1')
     assert data.startswith(b'HTTP/1.1 200 OK') and data.endswith(b"kw ['a']")
+
+
+class Bodies:
+    @cherrypy.expose
+    def raw(self):
+        return 'read %d' % len(cherrypy.request.body.read())
+
+    @cherrypy.expose
+    def form(self, **kw):
+        return 'form %s' % sorted(kw)
+
+
+@pytest.mark.parametrize('path', ['/b/raw', '/b/form'])
+@pytest.mark.parametrize('chunks, status', [
+    (b'2\r\nxxGARBAGE', b'400'),              # a chunk without its CRLF
+    (b'2540be400\r\nxx\r\n0\r\n\r\n', b'413'),  # an absurd chunk size
+    (b'zz\r\nxx\r\n0\r\n\r\n', b'400'),        # a chunk size that is no number
+    (b'80\r\n' + b'x' * 128 + b'\r\n0\r\n\r\n', b'413'),  # more than the limit
+])
+def test_bad_chunked_bodies_get_their_4xx(path, chunks, status):
+    cherrypy.config.update({'log.screen': False, 'server.max_request_body_size': 100})
+    cherrypy.tree.mount(Bodies(), '/b', {'/raw': {'request.process_request_body': False}})
+    with live(cherrypy.tree, max_request_body_size=100) as server:
+        data = _exchange(server, b'POST ' + path.encode() + b' HTTP/1.1\r\nHost: x\r\n'
+                         b'Content-Type: application/x-www-form-urlencoded\r\n'
+                         b'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n' + chunks)
+    assert data.startswith(b'HTTP/1.1 ' + status), data[:200]
+
+
+def test_a_good_chunked_body_still_reads(app):
+    cherrypy.tree.mount(Bodies(), '/b', {'/raw': {'request.process_request_body': False}})
+    with live(cherrypy.tree) as server:
+        data = _exchange(server, b'POST /b/form HTTP/1.1\r\nHost: x\r\n'
+                         b'Content-Type: application/x-www-form-urlencoded\r\n'
+                         b'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
+                         b'3\r\na=1\r\n0\r\n\r\n')
+    assert data.startswith(b'HTTP/1.1 200') and data.endswith(b"form ['a']")

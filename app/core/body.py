@@ -12,6 +12,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cheroot import errors as _errors
+
 from .errors import HTTPError
 
 if TYPE_CHECKING:
@@ -136,15 +138,33 @@ class RequestBody:
         if size is None or size < 0:
             chunks = []
             while True:
-                data = self.fp.read(_CHUNK)
+                data = self._fp('read', _CHUNK)
                 if not data:
                     break
                 self._account(len(data))
                 chunks.append(data)
             return b''.join(chunks)
-        data = self.fp.read(size)
+        data = self._fp('read', size)
         self._account(len(data))
         return data
+
+    def _fp(self, method: str, size: int) -> bytes:
+        """``self.fp.<method>(size)``, with the server's framing errors as 4xx.
+
+        cheroot raises ValueError for a malformed chunked body and
+        MaxSizeExceeded (or an IOError) past ``max_request_body_size``.
+        """
+        try:
+            return getattr(self.fp, method)(size)
+        except _errors.MaxSizeExceeded:
+            raise HTTPError(413, 'The request body exceeds the maximum allowed size.') from None
+        except ValueError as ex:
+            raise HTTPError(400, 'Malformed chunked request body: %s' % (ex,)) from None
+        except OSError as ex:
+            if 'Request Entity Too Large' in str(ex):
+                raise HTTPError(413, 'The request body exceeds the maximum allowed size.') \
+                    from None
+            raise
 
     def _account(self, n: int) -> None:
         self._read += n
@@ -159,7 +179,7 @@ class RequestBody:
             if remaining <= 0:
                 return b''
             size = remaining if size < 0 else min(size, remaining)
-        line = self.fp.readline(size)
+        line = self._fp('readline', size)
         self._account(len(line))
         return line
 
