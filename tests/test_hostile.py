@@ -187,6 +187,8 @@ def _exchange(server, raw: bytes) -> bytes:
      b'Content-Length headers that differ'),
     (b'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc',
      b'a Content-Length that is not a number'),
+    (b'GET / HTTP/1.1\r\n folded\r\nHost: x\r\n\r\nGET /go?to=/smuggled HTTP/1.1\r\n\r\n',
+     b'a header continuation line before any header'),
 ])
 def test_ambiguous_framing_is_a_400_and_nothing_after_it_is_read(app, head, why):
     with live(cherrypy.tree) as server:

@@ -74,14 +74,19 @@ def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
 
     Empty lines before the request line are skipped, as servers should.
     Raises BadFraming for a head with both Transfer-Encoding and
-    Content-Length, or with Content-Lengths that differ: its body could be
-    read two ways, and the rest taken for another request.
+    Content-Length, or with Content-Lengths that differ (its body could be
+    read two ways, and the rest taken for another request), and for a
+    continuation line where the first header should be.
     """
     start = len(buf) - len(buf.lstrip(b'\r\n')) if buf[:1] in (b'\r', b'\n') else 0
     end = _END_OF_HEAD.search(buf, start)
     if end is None:
         return False
     head = buf[start:end.end()]
+    first = head.find(b'\n') + 1
+    if head[first:first + 1] in (b' ', b'\t'):
+        # NOTE: a folded line that continues no header (cheroot itself would crash).
+        raise BadFraming('a header continuation line before any header')
     if _WORKER_READS_BODY.search(head):
         if _TRANSFER_ENCODING.search(head) and _ANY_CONTENT_LENGTH.search(head):
             raise BadFraming('Transfer-Encoding and Content-Length together')
