@@ -6,6 +6,7 @@ import http.client as httpclient
 import io
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -177,6 +178,27 @@ class Memcached:
         p.send_signal(signal.SIGKILL)
         p.wait(5)
         self.proc = None
+
+
+def wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 15) -> list[bytes]:
+    """Read ``proc``'s stdout until a line holds ``text``; return the lines read."""
+    deadline = time.monotonic() + timeout
+    lines: list[bytes] = []
+    fd = proc.stdout.fileno()
+    buf = b''
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError('no %r in the output: %r' % (text, b''.join(lines)))
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError('exited before %r: %r' % (text, b''.join(lines)))
+            buf += chunk
+            *done, buf = buf.split(b'\n')
+            lines += [ln + b'\n' for ln in done]
+            if any(text.encode() in ln for ln in done):
+                return lines
 
 
 def start_app_process(args: list[str], env: dict | None = None, port: int | None = None,

@@ -60,7 +60,11 @@ def test_silent_connections_do_not_starve_the_pool():
         host, port = server.bound_addr
         silent = [socket.create_connection((host, port)) for _ in range(10)]
         try:
-            time.sleep(0.3)
+            manager = server.httpserver._connections
+            deadline = time.monotonic() + 5
+            while manager.open < 10:  # the server has taken every silent connection in
+                assert time.monotonic() < deadline, manager.open
+                time.sleep(0.01)
             t0 = time.monotonic()
             status, _h, body = http(server, '/healthcheck', timeout=5)
             elapsed = time.monotonic() - t0

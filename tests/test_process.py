@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers import ROOT, free_port, start_app_process
+from helpers import ROOT, free_port, start_app_process, wait_for_output
 
 PROGRAMS = os.path.join(ROOT, 'tests', 'programs')
 # bench/compat.py runs the programs in bench/compat_programs/ on app.core and on
@@ -80,11 +80,11 @@ def test_sigterm_lets_a_request_in_flight_finish_and_exits_0():
         result['r'] = get(port, '/slow?seconds=1.5')
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.5)  # the request is now in the handler
+    seen = wait_for_output(proc, 'slow request started')  # the request is in the handler
     proc.send_signal(signal.SIGTERM)
     t.join(10)
     code = proc.wait(15)
-    out = proc.stdout.read().decode()
+    out = b''.join(seen).decode() + proc.stdout.read().decode()
     proc.stdout.close()
     assert result['r'][0] == 200 and result['r'][1] == b'finished after 1.5', out
     assert code == 0, out
@@ -102,7 +102,7 @@ def test_sigterm_during_start_up_exits_cleanly():
     env = dict(os.environ, PORT=str(port), START_DELAY='2', PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, os.path.join(PROGRAMS, 'slow_app.py')],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(1.0)  # inside the slow start listener
+    wait_for_output(proc, 'slow start begins')  # inside the slow start listener
     code = stop(proc)
     assert code == 0
 

@@ -15,6 +15,7 @@ class Root:
 
     @cherrypy.expose
     def slow(self, seconds='1'):
+        cherrypy.log('slow request started')  # tests wait for this line
         time.sleep(float(seconds))
         return 'finished after %s' % seconds
 
@@ -24,6 +25,7 @@ class Root:
 
 
 def _slow_start():
+    cherrypy.log('slow start begins')  # tests wait for this line
     time.sleep(float(os.environ.get('START_DELAY', '0')))
 
 
