@@ -6,13 +6,12 @@ import logging
 import os
 
 import pytest
+from helpers import ROOT, call
 
 import app.core as cherrypy
-from app.core import hooks
+from app.core import hooks, priorities
 from app.core._tools import build_toolbox
 from app.core.request_response import REQUEST_DEFAULTS, Request, Response
-
-from helpers import ROOT, call
 
 CORE = os.path.join(ROOT, 'app', 'core')
 
@@ -95,20 +94,20 @@ def test_core_imports_point_one_way():
 
 def test_the_priority_table_covers_every_built_in_tool_and_nothing_else():
     tools = build_toolbox()  # NOTE: not cherrypy.tools, where programs add their own
-    names = {key.split('.')[0] for key in hooks.PRIORITIES}
+    names = {key.split('.')[0] for key in priorities.PRIORITIES}
     assert names == set(tools), (names ^ set(tools))
-    for key, (point, _prio) in hooks.PRIORITIES.items():
+    for key, (point, _prio) in priorities.PRIORITIES.items():
         assert point in hooks.HOOK_POINTS, key
 
 
 def test_tools_hang_their_hooks_where_the_table_says():
     tools = build_toolbox()
-    where = {(point, prio) for point, prio in hooks.PRIORITIES.values()}
+    where = {(point, prio) for point, prio in priorities.PRIORITIES.values()}
     confs = {'sessions': [{'on': True}, {'on': True, 'locking': 'early'}],
              'caching': [{'on': True}]}
     for name in tools:
         tool = tools.get(name)
-        point, prio = hooks.PRIORITIES[name]
+        point, prio = priorities.PRIORITIES[name]
         assert (tool._point, tool._priority) == (point, prio), name
         for conf in confs.get(name, [{'on': True}]):
             for hook in tool.route_hooks(conf):
@@ -116,10 +115,10 @@ def test_tools_hang_their_hooks_where_the_table_says():
 
 
 def test_the_documented_priority_table_is_the_one_in_code():
-    doc = hooks.__doc__
+    doc = priorities.__doc__
     start = doc.index('.. priority-table') + len('.. priority-table')
     end = doc.index('.. end-priority-table')
-    assert doc[start:end].strip() == hooks.priority_table()
+    assert doc[start:end].strip() == priorities.priority_table()
 
 
 def test_request_and_response_declare_their_state():
@@ -207,10 +206,10 @@ def test_charsets_remembered_per_route_stay_right_for_every_content_type():
             if ct == 'text/plain;charset=latin-1':
                 assert (r.headers['Content-Type'], r.body) == (ct, 'é'.encode('latin-1'))
             elif ct == 'application/octet-stream':
-                assert (r.headers['Content-Type'], r.body) == (ct, 'é'.encode('utf-8'))
+                assert (r.headers['Content-Type'], r.body) == (ct, 'é'.encode())
             else:
                 want = (ct or 'text/html') + ';charset=utf-8'
-                assert (r.headers['Content-Type'], r.body) == (want, 'é'.encode('utf-8'))
+                assert (r.headers['Content-Type'], r.body) == (want, 'é'.encode())
 
 
 def test_header_names_fold_case_however_many_there_are():

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import app.core as cherrypy
-from app.core.connections import head_ready
+from app.core.heads import head_ready
 
 from helpers import http, live
 

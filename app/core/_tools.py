@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .hooks import PRIORITIES, HandlerTool, SettingsTool, Tool, Toolbox
+from .hooks import HandlerTool, SettingsTool, Tool, Toolbox
 from .lib import auth_basic, auth_digest, caching, cptools, encoding, jsontools, sessions, static
+from .priorities import PRIORITIES
 
 __all__ = ['tools', 'build_toolbox']
 

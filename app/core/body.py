@@ -19,7 +19,7 @@ from .errors import HTTPError
 if TYPE_CHECKING:
     from .request_response import Request
 
-__all__ = ['RequestBody', 'Part', 'DEFAULT_MAX_BODY']
+__all__ = ['RequestBody', 'Part', 'DEFAULT_MAX_BODY', 'parse_query_string', 'MAX_QUERY_FIELDS']
 
 #: CherryPy's default for ``server.max_request_body_size``: 100 MB.
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
@@ -223,6 +223,33 @@ def _add(params: dict[str, Any], key: str, value: Any) -> None:
             params[key] = [old, value]
     else:
         params[key] = value
+
+
+#: More query fields than this is an absurd query string: 400, not work.
+MAX_QUERY_FIELDS = 1000
+
+
+def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
+    """Parse a query string; a repeated field becomes a list.
+
+    Raises HTTPError 404 for undecodable text (as CherryPy does) and 400 for
+    more than MAX_QUERY_FIELDS fields.
+    """
+    try:
+        pairs = urllib.parse.parse_qsl(qs, keep_blank_values=True, encoding=encoding,
+                                       errors='strict', max_num_fields=MAX_QUERY_FIELDS,
+                                       separator='&')
+    except UnicodeDecodeError:
+        raise HTTPError(404, 'The given query string could not be processed. Query '
+                        'strings for this resource must be encoded with %r.'
+                        % (encoding,)) from None
+    except ValueError:
+        raise HTTPError(400, 'Too many query string fields (at most %d).'
+                        % MAX_QUERY_FIELDS) from None
+    params: dict[str, Any] = {}
+    for k, v in pairs:
+        _add(params, k, v)
+    return params
 
 
 def _process_urlencoded(body: RequestBody) -> None:

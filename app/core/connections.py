@@ -23,16 +23,16 @@ import re
 import selectors
 import threading
 import time
-from collections.abc import Callable, Iterator
-from io import BytesIO
+from collections.abc import Callable
 from typing import Any
 
 from cheroot import connections as _connections
 from cheroot import server as _server
 
+from .heads import BadFraming, HeadReader, head_ready
 from .logs import log
 
-__all__ = ['HeadReader', 'Connection', 'BufferingConnectionManager', 'head_ready', 'STATS']
+__all__ = ['Connection', 'BufferingConnectionManager', 'STATS']
 
 #: The names ``BufferingConnectionManager.stats`` reports.
 STATS = ('connections_open', 'connections_reading_head', 'connections_queued', 'workers',
@@ -40,19 +40,7 @@ STATS = ('connections_open', 'connections_reading_head', 'connections_queued', '
 
 _RECV_SIZE = 65536
 _MAX_HEAD = 1 << 20
-_END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
-# NOTE: the line end is looked ahead at, not consumed, so that two headers in a
-# row both match.
-_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*(?=\r?\n)', re.I)
-# A body the worker must read itself: chunked, or sent only after a 100 Continue.
-_WORKER_READS_BODY = re.compile(rb'\n(?:transfer-encoding|expect)[ \t]*:', re.I)
 _PROBE_LINE = re.compile(rb'[\r\n]*(?:GET|HEAD) ([^ ?]+)')
-_TRANSFER_ENCODING = re.compile(rb'\ntransfer-encoding[ \t]*:', re.I)
-_ANY_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:', re.I)
-
-
-class BadFraming(ValueError):
-    """A request head whose body length cannot be trusted (RFC 9112 section 6.3)."""
 _TIMEOUT_BODY = b'The request head did not arrive in time.'
 _TIMEOUT = (b'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n'
             b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
@@ -67,123 +55,6 @@ def _bad_request(why: str) -> bytes:
     body = ('Bad request framing: %s.' % why).encode('ascii')
     return (b'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n'
             b'Content-Length: %d\r\nConnection: close\r\n\r\n%s' % (len(body), body))
-
-
-def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
-    """Whether ``buf`` holds a whole request head, and its body if it is small.
-
-    Empty lines before the request line are skipped, as servers should.
-    Raises BadFraming for a head with both Transfer-Encoding and
-    Content-Length, or with Content-Lengths that differ (its body could be
-    read two ways, and the rest taken for another request), and for a
-    continuation line where the first header should be.
-    """
-    start = len(buf) - len(buf.lstrip(b'\r\n')) if buf[:1] in (b'\r', b'\n') else 0
-    end = _END_OF_HEAD.search(buf, start)
-    if end is None:
-        return False
-    head = buf[start:end.end()]
-    first = head.find(b'\n') + 1
-    if head[first:first + 1] in (b' ', b'\t'):
-        # NOTE: a folded line that continues no header (cheroot itself would crash).
-        raise BadFraming('a header continuation line before any header')
-    if _WORKER_READS_BODY.search(head):
-        if _TRANSFER_ENCODING.search(head) and _ANY_CONTENT_LENGTH.search(head):
-            raise BadFraming('Transfer-Encoding and Content-Length together')
-        return True
-    lengths = _CONTENT_LENGTH.findall(head)
-    if not lengths:
-        if _ANY_CONTENT_LENGTH.search(head):
-            raise BadFraming('a Content-Length that is not a number')
-        return True
-    if len({int(n) for n in lengths}) > 1:
-        raise BadFraming('Content-Length headers that differ')
-    length = int(lengths[0])
-    return length > body_limit or len(buf) - end.end() >= length
-
-
-class HeadReader:
-    """A connection's ``rfile``: what the I/O thread buffered, then the socket.
-
-    The buffered bytes are served from memory (``feed``); reads past them
-    go to cheroot's own socket reader, so a large body or a pipelined
-    request still streams as before.
-    """
-
-    def __init__(self, sock_reader: Any) -> None:
-        self._sock = sock_reader
-        self._mem = BytesIO()
-        self._left = 0
-        self.bytes_read = 0
-
-    def feed(self, data: bytes) -> None:
-        """Serve ``data`` before anything more from the socket."""
-        if self._left:
-            data = self._mem.read() + data
-        self._mem = BytesIO(data)
-        self._left = len(data)
-
-    def take_buffered(self) -> bytes:
-        """Remove and return every byte read from the socket but not yet consumed."""
-        data = self._mem.read() if self._left else b''
-        self._left = 0
-        if self._sock.has_data():
-            data += self._sock.read1(1 << 20)
-        return data
-
-    def has_data(self) -> bool:
-        """True when bytes are buffered (a pipelined request, say)."""
-        return self._left > 0 or self._sock.has_data()
-
-    def readline(self, size: int = -1) -> bytes:
-        """A line, from the buffered bytes and then, if it runs on, the socket."""
-        if not self._left:
-            line = self._sock.readline(size)
-        else:
-            line = self._mem.readline(size)
-            self._left -= len(line)
-            if not self._left and not line.endswith(b'\n') and (size < 0 or len(line) < size):
-                line += self._sock.readline(size - len(line) if size >= 0 else -1)
-        self.bytes_read += len(line)
-        return line
-
-    def read(self, size: int = -1) -> bytes:
-        """``size`` bytes (all, for -1), from the buffered bytes then the socket."""
-        if not self._left:
-            data = self._sock.read(size)
-        else:
-            data = self._mem.read(size)
-            self._left -= len(data)
-            if not self._left and (size < 0 or len(data) < size):
-                data += self._sock.read(size - len(data) if size >= 0 else -1)
-        self.bytes_read += len(data)
-        return data
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        """Lines until the end (or about ``hint`` bytes)."""
-        lines: list[bytes] = []
-        total = 0
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if 0 <= hint <= total:
-                return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def close(self) -> None:
-        """Close the socket reader."""
-        self._sock.close()
 
 
 class Connection(_server.HTTPConnection):
@@ -256,19 +127,20 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         since = self.saturated_since
         return since is not None and time.monotonic() - since >= seconds
 
-    def _sample_saturation(self) -> None:
+    def _pool_full(self) -> bool:
+        """Work waits for a worker and none is free."""
         pool = self.server.requests
-        if pool.qsize > 0 and pool.idle == 0:
-            if self.saturated_since is None:
-                self.saturated_since = time.monotonic()
-        else:
+        return pool.qsize > 0 and pool.idle == 0
+
+    def _sample_saturation(self) -> None:
+        if not self._pool_full():
             self.saturated_since = None
+        elif self.saturated_since is None:
+            self.saturated_since = time.monotonic()
 
     def stalled(self, seconds: float) -> bool:
         """Whether work waits while every pool worker has been busy ``seconds`` without a finish."""
-        pool = self.server.requests
-        return (pool.qsize > 0 and pool.idle == 0
-                and time.monotonic() - self.last_progress > seconds)
+        return self._pool_full() and time.monotonic() - self.last_progress > seconds
 
     @property
     def heads_waiting(self) -> int:
@@ -311,11 +183,7 @@ class BufferingConnectionManager(_connections.ConnectionManager):
             self._refusing = True
             log('refusing connections: %d open, server.max_connections is %d'
                 % (self.open, self.server.max_connections), 'HTTP', logging.WARNING)
-        try:
-            os.write(conn.socket.fileno(), _FULL)
-        except OSError:
-            pass  # NOTE: a client that cannot take 200 bytes gets the close only
-        conn.close()
+        self._answer_and_close(conn, _FULL)
 
     def put(self, conn: Any) -> None:
         """A worker is done with ``conn``: wait here for its next head."""

@@ -6,16 +6,14 @@ Both are built once per request from the WSGI environ; the costly parts
 from __future__ import annotations
 
 import http.cookies
-import urllib.parse
 from collections.abc import Callable
-from time import time as _time
 from typing import TYPE_CHECKING, Any
 
 from . import _serving
-from .body import RequestBody
-from .errors import SERVER, HTTPError
+from .body import RequestBody, parse_query_string
 from .hooks import RequestHooks
-from .lib.httputil import HeaderMap, HTTPDate
+from .http_response import Response
+from .lib.httputil import HeaderMap, Host
 from .plan import EMPTY_PLAN, Plan
 
 if TYPE_CHECKING:
@@ -23,55 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ['Request', 'Response', 'Host', 'parse_query_string']
 
-#: More query fields than this is an absurd query string: 400, not work.
-MAX_QUERY_FIELDS = 1000
 _EMPTY: dict = {}
 _METHODS_WITH_BODIES = ('POST', 'PUT', 'PATCH')
 _THROWS = (KeyboardInterrupt, SystemExit)
-
-
-class Host:
-    """An address: ``ip``, ``port`` and ``name`` (CherryPy's ``httputil.Host``)."""
-
-    __slots__ = ('ip', 'port', 'name')
-
-    def __init__(self, ip: str, port: int, name: str | None = None) -> None:
-        self.ip = ip
-        self.port = port
-        self.name = name or ip
-
-    def __repr__(self) -> str:
-        return 'Host(%r, %r, %r)' % (self.ip, self.port, self.name)
-
-
-def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
-    """Parse a query string; a repeated field becomes a list.
-
-    Raises HTTPError 404 for undecodable text (as CherryPy does) and 400 for
-    more than MAX_QUERY_FIELDS fields.
-    """
-    try:
-        pairs = urllib.parse.parse_qsl(qs, keep_blank_values=True, encoding=encoding,
-                                       errors='strict', max_num_fields=MAX_QUERY_FIELDS,
-                                       separator='&')
-    except UnicodeDecodeError:
-        raise HTTPError(404, 'The given query string could not be processed. Query '
-                        'strings for this resource must be encoded with %r.'
-                        % (encoding,)) from None
-    except ValueError:
-        raise HTTPError(400, 'Too many query string fields (at most %d).'
-                        % MAX_QUERY_FIELDS) from None
-    params: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in params:
-            old = params[k]
-            if isinstance(old, list):
-                old.append(v)
-            else:
-                params[k] = [old, v]
-        else:
-            params[k] = v
-    return params
 
 
 #: What a new Request holds for each settable attribute (``request.<attr>``
@@ -117,95 +69,58 @@ class Request:
         'extra',
     )
 
-    environ: dict[str, Any]
-    app: Application | None
-    method: str
-    path_info: str
-    script_name: str
-    config: dict[str, Any]
-    handler: Callable[..., Any] | None
-    response: Response
-    is_index: bool | None
-    args: tuple[str, ...]
-    plan: Plan
-    stage: str | None
-    closed: bool
-    session: Any
-    _show_tracebacks: bool | None
-    _show_mismatched_params: bool | None
-    error_page: dict[Any, Any]
-    process_request_body: bool
-    methods_with_bodies: tuple[str, ...]
-    throws: tuple[type[BaseException], ...]
-    dispatch: Any
-    login: str | None
-    json: Any
-    error_response: Callable[[], Any] | None
-    handled_error: BaseException | None
-    cached: bool
-    cacheable: bool
-    cache_claim: tuple[Any, Any, Any] | None
-    session_saved: bool
-    session_save_late: bool
-    _json_inner_handler: Callable[..., Any] | None
-    _params: dict[str, Any] | None
-    _headers: HeaderMap | None
-    _cookie: http.cookies.SimpleCookie | None
-    _body: RequestBody | None
-    _remote: Host | None
-    _local: Host | None
-    _base: str | None
-    extra: dict[str, Any] | None
-
     def __init__(self, environ: dict[str, Any], app: Application | None = None) -> None:
-        self.environ = environ
-        self.app = app
-        self.method = environ.get('REQUEST_METHOD', 'GET')
-        self.script_name = sn = environ.get('SCRIPT_NAME', '')
+        self.environ: dict[str, Any] = environ
+        self.app: Application | None = app
+        self.method: str = environ.get('REQUEST_METHOD', 'GET')
+        sn: str = environ.get('SCRIPT_NAME', '')
+        self.script_name: str = sn
         # NOTE: '' at a mount point's own URL (/blog), so trailing_slash redirects it.
-        self.path_info = path = environ.get('PATH_INFO') or ('' if sn else '/')
+        path: str = environ.get('PATH_INFO') or ('' if sn else '/')
+        self.path_info: str = path
         if app is not None and not sn and app.script_name and path.startswith(app.script_name):
             # An Application called directly rather than through the tree.
             self.script_name = app.script_name
             self.path_info = path = path[len(app.script_name):]
         if not path.isascii():
             self.path_info = _recode(path)
-        self.config = _EMPTY
-        self.handler = None
-        self.response = Response()
-        self.is_index = None
-        self.args = ()
-        self.plan = EMPTY_PLAN
-        self.stage = None
-        self.closed = False
+        self.config: dict[str, Any] = _EMPTY
+        self.handler: Callable[..., Any] | None = None
+        self.response: Response = Response()
+        self.is_index: bool | None = None
+        self.args: tuple[str, ...] = ()
+        self.plan: Plan = EMPTY_PLAN
+        self.stage: str | None = None
+        self.closed: bool = False
         # PERF: one store per slot, no loop: this runs on every request.
-        self.session = None
-        self._show_tracebacks = None
-        self._show_mismatched_params = None
-        self.error_page = _EMPTY
-        self.process_request_body = True
-        self.methods_with_bodies = _METHODS_WITH_BODIES
-        self.throws = _THROWS
-        self.dispatch = None
-        self.login = None
-        self.json = None
-        self.error_response = None
-        self.handled_error = None
-        self.cached = False
-        self.cacheable = False
-        self.cache_claim = None
-        self.session_saved = False
-        self.session_save_late = False
+        self.session: Any = None
+        self._show_tracebacks: bool | None = None
+        self._show_mismatched_params: bool | None = None
+        self.error_page: dict[Any, Any] = _EMPTY
+        self.process_request_body: bool = True
+        self.methods_with_bodies: tuple[str, ...] = _METHODS_WITH_BODIES
+        self.throws: tuple[type[BaseException], ...] = _THROWS
+        self.dispatch: Any = None
+        self.login: str | None = None
+        self.json: Any = None
+        self.error_response: Callable[[], Any] | None = None
+        self.handled_error: BaseException | None = None
+        self.cached: bool = False
+        self.cacheable: bool = False
+        self.cache_claim: tuple[Any, Any, Any] | None = None
+        self.session_saved: bool = False
+        self.session_save_late: bool = False
         # NOTE: _json_inner_handler is set by json_out before anything reads it.
+        self._json_inner_handler: Callable[..., Any] | None
         # PERF: no query string, no parsing: most requests never call params.
-        self._params = {} if not environ.get('QUERY_STRING') else None
-        self._headers = None
-        self._cookie = None
-        self._body = None
-        self._remote = None
-        self._local = None
-        self._base = None
-        self.extra = None
+        self._params: dict[str, Any] | None = {} if not environ.get('QUERY_STRING') else None
+        self._headers: HeaderMap | None = None
+        self._cookie: http.cookies.SimpleCookie | None = None
+        self._body: RequestBody | None = None
+        self._remote: Host | None = None
+        self._local: Host | None = None
+        self._base: str | None = None
+        self.extra: dict[str, Any] | None = None
 
     # NOTE: query_string, server_protocol, protocol and scheme live in the
     # environ: setting one (the proxy tool sets scheme) rewrites its entry
@@ -452,85 +367,4 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
         return (1, 0)
 
 
-_template: list = [0, HeaderMap()]
-_new_headers = dict.__new__
-
-
-def _default_headers() -> HeaderMap:
-    """The default header set of a response, rebuilt at most once a second.
-
-    PERF: formatting a date costs more than the rest of the headers; each
-    response copies this set.
-    """
-    now = int(_time())
-    t = _template
-    if t[0] != now:
-        h = HeaderMap()
-        dict.__setitem__(h, 'Content-Type', 'text/html')
-        dict.__setitem__(h, 'Server', SERVER)
-        dict.__setitem__(h, 'Date', HTTPDate(now))
-        t[1] = h
-        t[0] = now
-    return t[1]
-
-
-class Response:
-    """The response being built. ``cherrypy.response`` proxies to it.
-
-    ``body`` holds what the handler returned until the response is
-    finalized (str, bytes, a list of them, or an iterable/generator).
-    As on Request, what a program sets that is not declared lives in ``extra``.
-    """
-
-    __slots__ = ('status', 'headers', 'body', 'header_list', 'output_status', 'stream',
-                 'time', 'timeout', '_cookie', 'extra')
-
-    def __init__(self) -> None:
-        self.status: int | str = 200
-        # PERF: _default_headers().copy(), inlined: two calls fewer per request.
-        t = _template
-        if t[0] != int(_time()):
-            _default_headers()
-        self.headers: HeaderMap = _new_headers(HeaderMap)
-        dict.update(self.headers, t[1])
-        self.body: Any = None
-        self.header_list: list[tuple[str, str]] | None = None
-        self.output_status: str | None = None
-        self.stream = False
-        self.time: float | None = None
-        self.timeout = 300
-        self._cookie: http.cookies.SimpleCookie | None = None
-        self.extra: dict[str, Any] | None = None
-
-    @property
-    def cookie(self) -> http.cookies.SimpleCookie:
-        """Cookies to send (a SimpleCookie)."""
-        c = self._cookie
-        if c is None:
-            c = self._cookie = http.cookies.SimpleCookie()
-        return c
-
-    @cookie.setter
-    def cookie(self, value: http.cookies.SimpleCookie) -> None:
-        self._cookie = value
-
-    def collapse_body(self) -> bytes:
-        """Read an iterable body into bytes, store and return it."""
-        body = self.body
-        if body is None:
-            data = b''
-        elif isinstance(body, bytes):
-            data = body
-        elif isinstance(body, str):
-            data = body.encode('utf-8')
-        else:
-            data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in body)
-        self.body = data
-        return data
-
-    def __repr__(self) -> str:
-        return '<Response %s>' % (self.status,)
-
-
 _serving.fast_attributes(_serving.request, Request)
-_serving.fast_attributes(_serving.response, Response)

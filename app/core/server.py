@@ -98,13 +98,14 @@ class Server:
     max_request_header_size = 500 * 1024
     max_request_body_size = 100 * 1024 * 1024
     keep_alive_conn_limit = 100
-    head_timeout = 10.0
-    body_buffer_size = 64 * 1024
+    # NOTE: the defaults of the I/O thread's settings are HTTPServer's own.
+    head_timeout = HTTPServer.head_timeout
+    body_buffer_size = HTTPServer.body_buffer_size
     probe_paths: tuple[str, ...] = ()
-    probe_threads = 2
+    probe_threads = HTTPServer.probe_threads
     stall_timeout = 30.0
     saturation_timeout = 0.0
-    max_connections = 1000
+    max_connections = HTTPServer.max_connections
     expiration_interval = 0.5
     nodelay = True
     statistics = False

@@ -2,7 +2,7 @@
 
 ``tools.caching`` keeps whole responses to GET (and answers HEAD from them),
 keyed on the full URI plus the request headers the response's ``Vary``
-names. Its hooks (see the priority table in ``hooks``):
+names. Its hooks (see the priority table in ``priorities``):
 
 - ``before_handler`` 20: POST, PUT and DELETE (``invalid_methods``) drop the
   URI; a fresh entry is served (with ``Age``) and the handler skipped. A
@@ -38,8 +38,9 @@ from typing import Any
 
 from .. import _serving
 from ..errors import HTTPRedirect
-from ..hooks import PRIORITIES, Tool, ToolHook
+from ..hooks import Tool, ToolHook
 from ..logs import log
+from ..priorities import PRIORITIES
 from .cache_store import Cache, CachedResponse, MemoryCache, variant_key
 from .encoding import encode_body
 from .httputil import HTTPDate, parse_http_date, valid_status

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ['HeaderMap', 'valid_status', 'response_codes', 'HTTPDate',
+__all__ = ['HeaderMap', 'Host', 'valid_status', 'response_codes', 'HTTPDate',
            'header_elements', 'parse_http_date']
 
 #: ``{code: (reason, long message)}`` as CherryPy's ``httputil.response_codes``.
@@ -24,6 +24,20 @@ response_codes[503] = ('Service Unavailable',
                        'The server is currently unable to handle the '
                        'request due to a temporary overloading or '
                        'maintenance of the server.')
+
+
+class Host:
+    """An address: ``ip``, ``port`` and ``name`` (CherryPy's ``httputil.Host``)."""
+
+    __slots__ = ('ip', 'port', 'name')
+
+    def __init__(self, ip: str, port: int, name: str | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        self.name = name or ip
+
+    def __repr__(self) -> str:
+        return 'Host(%r, %r, %r)' % (self.ip, self.port, self.name)
 
 
 _new_dict = dict.__new__

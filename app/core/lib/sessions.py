@@ -46,8 +46,9 @@ from typing import Any
 
 from .. import _serving
 from ..config import resolve
-from ..hooks import PRIORITIES, Tool, ToolHook
+from ..hooks import Tool, ToolHook
 from ..logs import log
+from ..priorities import PRIORITIES
 from .httputil import HTTPDate
 from .session_base import SerializedSession, Session, StorageUnavailable
 from .session_json import dumps, loads
