@@ -3,7 +3,7 @@
 A *plan* is what one route needs at run time: its merged config, the
 request/response attributes config sets, and for each hook point the
 callbacks in priority order with their arguments bound (the priority table
-is in ``hooks.py``). Plans are built at the first request for a route and
+is in ``priorities.py``). Plans are built at the first request for a route and
 cached (see ``Application``); ``request.hooks.attach`` copies the plan for
 one request, never changes it.
 
