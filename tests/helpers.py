@@ -69,8 +69,8 @@ def call(app: Any, path: str = '/', method: str = 'GET', headers: dict | None = 
     }
     if protocol == 'HTTP/1.1':
         env['HTTP_HOST'] = '127.0.0.1'
-    if body:
-        env['CONTENT_LENGTH'] = str(len(body))
+    if body or method in ('POST', 'PUT', 'PATCH'):
+        env['CONTENT_LENGTH'] = str(len(body))  # NOTE: as HTTP clients send it
     for k, v in (headers or {}).items():
         key = k.upper().replace('-', '_')
         if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):

@@ -189,6 +189,8 @@ def _exchange(server, raw: bytes) -> bytes:
      b'a Content-Length that is not a number'),
     (b'GET / HTTP/1.1\r\n folded\r\nHost: x\r\n\r\nGET /go?to=/smuggled HTTP/1.1\r\n\r\n',
      b'a header continuation line before any header'),
+    (b'GET /go?to=/smuggled HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\n\r\n',
+     b'more than one Host header'),
 ])
 def test_ambiguous_framing_is_a_400_and_nothing_after_it_is_read(app, head, why):
     with live(cherrypy.tree) as server:
@@ -240,3 +242,20 @@ def test_a_good_chunked_body_still_reads(app):
                          b'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
                          b'3\r\na=1\r\n0\r\n\r\n')
     assert data.startswith(b'HTTP/1.1 200') and data.endswith(b"form ['a']")
+
+
+@pytest.mark.parametrize('method', ['POST', 'PUT', 'PATCH'])
+def test_a_body_without_a_length_is_411(app, method):
+    r = call(None, '/anything', method=method, headers={'Content-Length': ''})
+    assert r.status == 411 and b'Content-Length' in r.body
+    with live(cherrypy.tree) as server:
+        data = _exchange(server, method.encode() + b' /anything HTTP/1.1\r\nHost: x\r\n'
+                         b'Content-Type: application/x-www-form-urlencoded\r\n'
+                         b'Connection: close\r\n\r\n')
+    assert data.startswith(b'HTTP/1.1 411 Length Required\r\n'), data[:200]
+
+
+def test_no_length_is_fine_where_no_body_is_read(app):
+    assert call(None, '/anything', method='DELETE').status == 200
+    cherrypy.tree.mount(Bodies(), '/b', {'/raw': {'request.process_request_body': False}})
+    assert call(None, '/b/raw', method='POST', headers={'Content-Length': ''}).text == 'read 0'

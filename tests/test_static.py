@@ -157,6 +157,16 @@ def test_last_modified_and_if_modified_since(site):
     ('items=0-4', 200, None, CONTENT),
     ('bytes=a-b', 200, None, CONTENT),
     ('bytes=5', 200, None, CONTENT),
+    # Not valid range specs (RFC 9110 section 14.1.1): ignored, the whole file.
+    ('bytes=9-3', 200, None, CONTENT),
+    ('bytes=+1-2', 200, None, CONTENT),
+    ('bytes=--5', 200, None, CONTENT),
+    ('bytes=1_0-', 200, None, CONTENT),
+    ('bytes=-', 200, None, CONTENT),
+    ('bytes=\u0661-', 200, None, CONTENT),
+    # Many or overlapping ranges would amplify the response: the whole file, once.
+    ('bytes=' + ','.join(['0-19'] * 500), 200, None, CONTENT),
+    ('bytes=0-,0-,0-', 200, None, CONTENT),
 ])
 def test_range_requests(site, rng, status, content_range, body):
     r = call(None, '/static/digits.txt', headers={'Range': rng})
@@ -164,7 +174,7 @@ def test_range_requests(site, rng, status, content_range, body):
     assert r.headers['Content-Length'] == str(len(body))
 
 
-@pytest.mark.parametrize('rng', ['bytes=20-', 'bytes=100-200', 'bytes=-0', 'bytes=9-3'])
+@pytest.mark.parametrize('rng', ['bytes=20-', 'bytes=100-200', 'bytes=-0'])
 def test_unsatisfiable_range_is_416_with_content_range(site, rng):
     r = call(None, '/static/digits.txt', headers={'Range': rng})
     assert r.status == 416 and r.headers['Content-Range'] == 'bytes */20'

@@ -191,7 +191,13 @@ class RequestBody:
             yield chunk
 
     def process(self) -> None:
-        """Parse the body by its media type into ``params`` (merged into request)."""
+        """Parse the body by its media type into ``params`` (merged into request).
+
+        A body with neither Content-Length nor chunked framing is 411, as in
+        CherryPy: its length cannot be known.
+        """
+        if self.length is None and not self.chunked:
+            raise HTTPError(411, 'A request body needs a Content-Length header.')
         ctype = self.content_type.value.lower()
         proc = self.processors.get(ctype)
         if proc is None:

@@ -29,7 +29,7 @@ from typing import Any
 from cheroot import connections as _connections
 from cheroot import server as _server
 
-from .heads import BadFraming, HeadReader, head_ready
+from .heads import BadFraming, HeadReader, OriginRequest, head_ready
 from .logs import log
 
 __all__ = ['Connection', 'BufferingConnectionManager', 'STATS']
@@ -60,6 +60,7 @@ def _bad_request(why: str) -> bytes:
 class Connection(_server.HTTPConnection):
     """cheroot's connection, which tells the manager when it is done and closed."""
 
+    RequestHandlerClass = OriginRequest
     in_pool = False
     counted = False
 

@@ -3,16 +3,20 @@
 ``head_ready`` tells, from the bytes buffered so far, whether a request's
 head (and a small body) has arrived, and refuses framing that could be read
 two ways. ``HeadReader`` is the connection's ``rfile`` then: the buffered
-bytes from memory first, then the socket.
+bytes from memory first, then the socket. ``OriginRequest`` is cheroot's
+request, reading request targets as an origin server must.
 """
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 
-__all__ = ['BadFraming', 'HeadReader', 'head_ready']
+from cheroot import server as _server
+
+__all__ = ['BadFraming', 'HeadReader', 'OriginRequest', 'head_ready']
 
 _END_OF_HEAD = re.compile(rb'\r?\n\r?\n')
 # NOTE: the line end is looked ahead at, not consumed, so that two headers in a
@@ -22,6 +26,8 @@ _CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:[ \t]*(\d{1,18})[ \t]*(?=
 _WORKER_READS_BODY = re.compile(rb'\n(?:transfer-encoding|expect)[ \t]*:', re.I)
 _TRANSFER_ENCODING = re.compile(rb'\ntransfer-encoding[ \t]*:', re.I)
 _ANY_CONTENT_LENGTH = re.compile(rb'\ncontent-length[ \t]*:', re.I)
+_HOST = re.compile(rb'\nhost[ \t]*:', re.I)
+_QUOTED_SLASH = re.compile(rb'%2F', re.I)
 
 
 class BadFraming(ValueError):
@@ -34,8 +40,9 @@ def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
     Empty lines before the request line are skipped, as servers should.
     Raises BadFraming for a head with both Transfer-Encoding and
     Content-Length, or with Content-Lengths that differ (its body could be
-    read two ways, and the rest taken for another request), and for a
-    continuation line where the first header should be.
+    read two ways, and the rest taken for another request), for a
+    continuation line where the first header should be, and for more than
+    one Host header.
     """
     start = len(buf) - len(buf.lstrip(b'\r\n')) if buf[:1] in (b'\r', b'\n') else 0
     end = _END_OF_HEAD.search(buf, start)
@@ -46,6 +53,8 @@ def head_ready(buf: bytes | bytearray, body_limit: int) -> bool:
     if head[first:first + 1] in (b' ', b'\t'):
         # NOTE: a folded line that continues no header (cheroot itself would crash).
         raise BadFraming('a header continuation line before any header')
+    if len(_HOST.findall(head)) > 1:
+        raise BadFraming('more than one Host header')  # RFC 9112 section 3.2
     if _WORKER_READS_BODY.search(head):
         if _TRANSFER_ENCODING.search(head) and _ANY_CONTENT_LENGTH.search(head):
             raise BadFraming('Transfer-Encoding and Content-Length together')
@@ -143,3 +152,77 @@ class HeadReader:
     def close(self) -> None:
         """Close the socket reader."""
         self._sock.close()
+
+
+def split_target(target: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """``(authority, path, query)`` of a request target; None when it is refused.
+
+    ``//a/b`` is an origin-form path (its first segment is empty), not an
+    authority. The absolute form must be ``http`` or ``https`` with a host
+    and no user info (RFC 9110 section 4.2.4). The path is %-decoded except
+    for encoded slashes, as cheroot decodes origin-form paths.
+    """
+    if target.startswith(b'/'):
+        raw, _, query = target.partition(b'?')
+        authority = b''
+    else:
+        scheme, sep, rest = target.partition(b'://')
+        if not sep or scheme.lower() not in (b'http', b'https'):
+            return None
+        authority, slash, tail = rest.partition(b'/')
+        authority, q, query = authority.partition(b'?')
+        if q:
+            tail, slash = b'', b''
+        else:
+            tail, _, query = tail.partition(b'?')
+        if not authority or b'@' in authority or b'#' in target:
+            return None
+        raw = slash + tail
+    try:
+        path = b'%2F'.join(urllib.parse.unquote_to_bytes(x) for x in _QUOTED_SLASH.split(raw))
+    except ValueError:
+        return None
+    return authority, path if path.startswith(b'/') else b'/' + path, query
+
+
+class OriginRequest(_server.HTTPRequest):
+    """cheroot's request, reading its target as an origin server (RFC 9112 section 3.2).
+
+    cheroot refuses the absolute form (``GET http://host/path HTTP/1.1``)
+    unless it is a proxy, yet an origin server must accept it and take the
+    host from it rather than from the Host header. Here it is accepted: its
+    authority becomes the Host header and the scheme stays the
+    connection's own (a client's ``https://`` over plain HTTP changes
+    nothing). A scheme other than http or https, and CONNECT, which only
+    proxies serve, are refused.
+    """
+
+    def __init__(self, server: Any, conn: Any, proxy_mode: bool = False,
+                 strict_mode: bool = True) -> None:
+        # NOTE: cheroot's proxy mode is what accepts the absolute form.
+        super().__init__(server, conn, True, strict_mode)
+
+    def read_request_line(self) -> bool:
+        """cheroot's, then the checks above; False when it answered an error."""
+        scheme = self.scheme
+        if not super().read_request_line():
+            return False
+        if self.method == b'CONNECT':
+            self.simple_response('405 Method Not Allowed', 'This server is not a proxy.')
+            return False
+        if self.authority or self.uri[:1] != b'/' and self.uri != b'*':
+            target = split_target(self.uri)
+            if target is None:
+                self.simple_response('400 Bad Request', 'Unsupported request target.')
+                return False
+            self.authority, self.path, self.qs = target
+            self.scheme = scheme
+        return True
+
+    def read_request_headers(self) -> bool:
+        """cheroot's; then an absolute-form target's authority is the Host."""
+        if not super().read_request_headers():
+            return False
+        if self.authority:
+            self.inheaders[b'Host'] = self.authority
+        return True

@@ -170,8 +170,11 @@ def serve_fileobj(fileobj: Any, content_type: str | None = None, disposition: st
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     """Return ``(start, stop)`` for a single byte range, whole file for others.
 
-    None means unsatisfiable (416). Several ranges are answered with the
-    whole file (allowed by RFC 9110), which keeps the code small.
+    None means unsatisfiable (416). A Range header that is not valid
+    (another unit, ``5-3``, signs or spaces in the numbers) is ignored, as
+    RFC 9110 section 14.2 says. Several ranges are answered with the whole
+    file (allowed by RFC 9110), so no Range makes the response larger than
+    the file.
     """
     unit, _, spec = header.partition('=')
     if unit.strip().lower() != 'bytes' or not spec:
@@ -180,21 +183,23 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if len(ranges) != 1:
         return (0, size)
     first, dash, last = ranges[0].partition('-')
-    if not dash:
+    if not dash or not _digits(last or '0') or (first and not _digits(first)):
         return (0, size)
-    try:
-        if first == '':
-            n = int(last)
-            if n <= 0:
-                return None
-            return (max(size - n, 0), size) if size else None
-        start = int(first)
-        stop = int(last) + 1 if last else size
-    except ValueError:
-        return (0, size)
-    if start < 0 or start >= size or stop <= start:
+    if first == '':
+        if not last:
+            return (0, size)
+        n = int(last)
+        return (max(size - n, 0), size) if size and n else None
+    start = int(first)
+    if last and int(last) < start:
+        return (0, size)  # NOTE: last-pos before first-pos: invalid, so ignored
+    if start >= size:
         return None
-    return (start, min(stop, size))
+    return (start, min(int(last) + 1 if last else size, size))
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def serve_download(path: str, name: str | None = None) -> Any:
