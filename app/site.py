@@ -114,4 +114,8 @@ def app_config() -> dict[str, dict[str, Any]]:
             'tools.staticfile.on': True,
             'tools.staticfile.filename': os.path.join(STATIC_DIR, 'logo.png'),
         },
+        # Probes and scrapers address the pod by its IP, not a public name.
+        '/healthcheck': {'request.allowed_hosts': []},
+        '/readyz': {'request.allowed_hosts': []},
+        '/metrics': {'request.allowed_hosts': []},
     }

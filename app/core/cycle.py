@@ -18,6 +18,7 @@ from .dispatch import test_callable_spec
 from .errors import HTTPError, HTTPRedirect, InternalRedirect
 from .hooks import run_hooks
 from .lib.encoding import encode_body, encode_text, response_charset
+from .lib.hosts import VALID_HOSTS, valid_host
 from .lib.httputil import HeaderMap, safe_header_value, valid_status
 from .logs import log
 from .request_response import Request, Response
@@ -75,9 +76,15 @@ def respond(app: Application, request: Request) -> None:
         try:
             try:
                 # 1. Route: the handler and the route's plan, cached per path.
-                if 'HTTP_HOST' not in request.environ and request.protocol >= (1, 1):
-                    raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+                host = request.environ.get('HTTP_HOST')
+                if host is None:
+                    if request.protocol >= (1, 1):
+                        raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+                elif host not in VALID_HOSTS and host and not valid_host(host):
+                    raise HTTPError(400, 'The Host header is not a valid host.')
                 plan = app.route(request, request.path_info)
+                if plan.hosts is not None and host and not plan.hosts(host):
+                    raise HTTPError(400, 'This service does not answer for that host.')
                 if plan.settings:
                     plan.apply(request, response)  # request.* / response.* config
                 for setup in plan.setups:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import check_keys
 from .hooks import HOOK_POINTS, Tool, Toolbox, hook_runner
+from .lib.hosts import AllowedHosts
 
 if TYPE_CHECKING:
     from .request_response import Request, Response
@@ -30,14 +31,17 @@ class Plan:
 
     __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
                  'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
-                 'settings', 'charsets', 'run', '_without')
+                 'settings', 'charsets', 'run', 'hosts', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
                  response_headers: tuple, error_page: dict, sources: tuple,
                  priorities: dict[str, tuple] | None = None, setups: tuple = (),
-                 request_extra: dict[str, Any] | None = None) -> None:
+                 request_extra: dict[str, Any] | None = None,
+                 hosts: AllowedHosts | None = None) -> None:
         self.config = config
+        #: ``request.allowed_hosts``, or None when the route answers for any host.
+        self.hosts = hosts
         self.hooks = hooks
         #: Per point, one callable that runs its hooks, or None (``hook_runner``).
         self.run = {p: hook_runner(h, p) for p, h in hooks.items()}
@@ -114,7 +118,7 @@ class Plan:
         all_prios[point] = priorities
         return Plan(self.config, all_hooks, self.request_attrs, self.response_attrs,
                     self.response_headers, self.error_page, self.sources, all_prios,
-                    self.setups, self.request_extra)
+                    self.setups, self.request_extra, self.hosts)
 
 
 _NOTHING = object()
@@ -145,12 +149,15 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
     response_attrs = []
     response_headers = []
     error_page: dict[Any, Any] = {}
+    hosts = None
     for key, value in config.items():
         ns, _, rest = key.partition('.')
         if ns in toolboxes:
             name, _, arg = rest.partition('.')
             if arg:
                 tool_confs.setdefault(ns, {}).setdefault(name, {})[arg] = value
+        elif key == 'request.allowed_hosts':
+            hosts = AllowedHosts(value) if value else None
         elif ns == 'request':
             if request_class is not None and rest in request_class.config_read:
                 pass  # NOTE: read from the route's config when used
@@ -193,7 +200,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
                          for p, h in ordered.items()},
                 tuple(request_attrs), tuple(response_attrs), tuple(response_headers),
                 error_page, sources, {p: tuple(x[0] for x in h) for p, h in ordered.items()},
-                tuple(setups), request_extra)
+                tuple(setups), request_extra, hosts)
 
 
 def _int_or(text: str) -> Any:

@@ -1,6 +1,7 @@
 """Small built-in tools: trailing_slash, proxy, allow, response_headers, logging."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
+from .hosts import valid_host
 from .httputil import HeaderMap
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
@@ -39,41 +41,73 @@ def _url(request: Any, path: str) -> str:
     return request.base + request.script_name + path + ('?' + qs if qs else '')
 
 
-def proxy(base: str | None = None, local: str = 'X-Forwarded-Host', remote: str = 'X-Forwarded-For',
-          scheme: str = 'X-Forwarded-Proto', debug: bool = False) -> None:
-    """Trust a proxy's ``X-Forwarded-*`` headers for ``remote.ip``, ``base``, ``scheme``.
+def proxy(base: str | None = None, local: str | None = None,
+          remote: str | None = 'X-Forwarded-For', scheme: str | None = 'X-Forwarded-Proto',
+          hops: int = 1, debug: bool = False) -> None:
+    """Take the client's address, scheme and host from the proxies in front.
 
-    Only switch it on behind a proxy you control (an ELB): clients can send
-    these headers themselves. The client address is the first listed. The
-    host comes from ``local`` (X-Forwarded-Host), else the configured
-    ``base``, else the Host header.
+    Only what the deployment's own proxies wrote is believed. Each of the
+    ``hops`` trusted proxies (default 1: the ELB) appends the address it
+    was connected from to ``X-Forwarded-For``, so the client is the
+    ``hops``-th entry from the right; entries further left were written by
+    the client and may say anything. ``hops = 0`` believes no forwarded
+    header. ``X-Forwarded-Proto`` is read the same way: ``https`` from a
+    TLS-terminating ELB makes ``base``, and so every redirect, https.
+
+    The host is ``base`` when configured, else the ``local`` header when one
+    is configured (``X-Forwarded-Host``: only behind a proxy that sets it),
+    else the Host header. A forwarded host must be a valid host and one of
+    ``request.allowed_hosts`` when that is set, or the request gets 400.
+    CherryPy's tool believes the leftmost entries and ``X-Forwarded-Host``
+    by default; this one does not.
     """
     request = _serving.current()
     headers = request.headers
-    if scheme:
-        s = headers.get(scheme)
+    if hops > 0 and scheme:
+        s = _trusted(headers.get(scheme), hops)
         if s:
-            s = s.split(',')[0].strip().lower()
+            s = s.lower()
             if s == 'on' and 'ssl' in scheme.lower():
                 s = 'https'  # X-Forwarded-Ssl: on
             if s in ('http', 'https'):
                 request.scheme = s
-    if local:
-        lbase = headers.get(local)
-        if lbase:
-            base = lbase.split(',')[0].strip()
+    if not base and local and hops > 0:
+        forwarded = _trusted(headers.get(local), hops)
+        if forwarded:
+            hosts = request.plan.hosts
+            if not valid_host(forwarded) or (hosts is not None and not hosts(forwarded)):
+                raise HTTPError(400, 'This service does not answer for that host.')
+            base = forwarded
     if not base:
         base = headers.get('Host') or request.base.partition('://')[2] or '127.0.0.1'
     if base.find('://') == -1:
         base = request.scheme + '://' + base
     request.base = base
-    if remote:
-        xff = headers.get(remote)
-        if xff and remote == 'X-Forwarded-For':
-            xff = xff.split(',')[0].strip()
-        if xff:
-            request.remote.ip = xff
-            request.remote.name = xff
+    if hops > 0 and remote:
+        ip = _address(_trusted(headers.get(remote), hops))
+        if ip:
+            request.remote.ip = ip
+            request.remote.name = ip
+
+
+def _trusted(value: str | None, hops: int) -> str:
+    """The entry of a comma-separated forwarded header that the ``hops``-th proxy wrote."""
+    if not value:
+        return ''
+    entries = value.split(',')
+    return entries[-hops if hops <= len(entries) else 0].strip()
+
+
+def _address(entry: str) -> str:
+    """``entry`` as an IP address (a port dropped), or '' if it is none."""
+    if entry.startswith('['):
+        entry = entry[1:entry.find(']')] if ']' in entry else ''
+    elif entry.count(':') == 1:
+        entry = entry.partition(':')[0]
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return ''
 
 
 def allow(methods: Iterable[str] | str | None = None, debug: bool = False) -> None:
