@@ -99,6 +99,8 @@ def fresh_core() -> None:
     cherrypy.config.reset()
     cherrypy.tree.apps.clear()
     cherrypy.tree._order = []
+    if cherrypy.engine.state != cherrypy.engine.states.STARTED:
+        cherrypy.engine.draining = False  # NOTE: a stopped engine stays draining
 
 
 @contextlib.contextmanager

@@ -1,6 +1,8 @@
 """Config: .conf files as data, precedence, presets, environment, key checks."""
 from __future__ import annotations
 
+import importlib
+import io
 import logging
 import textwrap
 
@@ -8,7 +10,7 @@ import pytest
 
 import app.core as cherrypy
 from app.core import dispatch as core_dispatch
-from app.core.config import ConfigError, env_overrides, parse_file, unrepr
+from app.core.config import ConfigError, env_overrides, parse_file, resolve, unrepr
 from app.core.lib import static
 
 from helpers import call
@@ -601,3 +603,71 @@ def test_request_settings_from_config_reach_the_request_each_time():
     for _ in range(2):
         assert call(None, '/').text == 'False blue https https://127.0.0.1'
         assert call(None, '/other').text == 'True https'
+
+
+@pytest.mark.parametrize('value', ['json.loads', 'os.path.join', 'logging.Logger',
+                                   'tests.helpers.call', 'app.site.Root'])
+def test_references_outside_the_core_need_the_file_to_allow_their_module(tmp_path, value):
+    path = write(tmp_path, '[/]\nrequest.thing: %s\n' % value, name='ref.conf')
+    with pytest.raises(ConfigError) as info:
+        parse_file(path)
+    msg = str(info.value)
+    assert 'ref.conf [/] request.thing' in msg and 'config.allowed_modules' in msg
+    module = value.rsplit('.', 1)[0]
+    path = write(tmp_path, '[global]\nconfig.allowed_modules = [%r]\n[/]\nrequest.thing: %s\n'
+                 % (module, value), name='ref.conf')
+    got = parse_file(path)['/']['request.thing']
+    assert got is getattr(importlib.import_module(module), value.rsplit('.', 1)[1])
+
+
+def test_an_allowed_module_is_not_a_prefix_of_a_name():
+    with pytest.raises(ConfigError):
+        resolve('jsonx.loads', ['json'])
+    with pytest.raises(ConfigError):
+        resolve('app.core_evil.x')
+
+
+def test_a_module_outside_the_allowed_ones_is_never_imported(tmp_path, monkeypatch):
+    (tmp_path / 'sideeffect_mod.py').write_text("open(%r, 'w').close()\nX = 1\n"
+                                                % str(tmp_path / 'imported'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write(tmp_path, '[/]\nrequest.x: sideeffect_mod.X\n')
+    with pytest.raises(ConfigError):
+        parse_file(path)
+    assert not (tmp_path / 'imported').exists()
+
+
+@pytest.mark.parametrize('raw', ['os', '[1]', "['a b']", '{"x": 1}', 'nope('])
+def test_a_bad_allowed_modules_value_names_its_key(tmp_path, raw):
+    path = write(tmp_path, '[global]\nconfig.allowed_modules = %s\n' % raw, name='am.conf')
+    with pytest.raises(ConfigError) as info:
+        parse_file(path)
+    assert 'am.conf [global] config.allowed_modules' in str(info.value)
+
+
+@pytest.mark.parametrize('value, kind', [
+    ('cherrypy.dispatch.MethodDispatcher(1, 2, 3, 4)', 'TypeError'),
+    ('cherrypy.lib.sessions.Nope', 'has no attribute'),
+    ('brokenmod.X', 'ZeroDivisionError'),
+])
+def test_every_error_from_a_value_names_file_section_and_key(tmp_path, monkeypatch, value,
+                                                            kind):
+    (tmp_path / 'brokenmod.py').write_text('1 / 0\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write(tmp_path, "[global]\nconfig.allowed_modules = ['brokenmod']\n"
+                 "[/api]\nrequest.dispatch: %s\n" % value, name='err.conf')
+    with pytest.raises(ConfigError) as info:
+        parse_file(path)
+    msg = str(info.value)
+    assert 'err.conf [/api] request.dispatch' in msg and kind in msg
+
+
+def test_config_from_an_open_file():
+    conf = io.StringIO("[global]\nserver.socket_port = 8123\n[/]\ntools.gzip.on = True\n")
+    assert parse_file(conf) == {'global': {'server.socket_port': 8123},
+                                '/': {'tools.gzip.on': True}}
+    cherrypy.config.update(io.StringIO("[global]\nserver.thread_pool = 7\n"))
+    assert cherrypy.config['server.thread_pool'] == 7
+    with pytest.raises(ConfigError) as info:
+        parse_file(io.StringIO("[/]\nx = nope.nope\n"))
+    assert '<config> [/] x' in str(info.value)

@@ -29,7 +29,7 @@ import importlib
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from .dispatch import Dispatcher
 
@@ -100,8 +100,20 @@ environments: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve(dotted: str) -> Any:
-    """Import and return what a dotted name (``cherrypy.x.y`` or ``app.core.x.y``) names."""
+#: What a config value may always reference; ``config.allowed_modules`` adds more.
+CORE_MODULES = ('cherrypy', 'app.core')
+
+
+def resolve(dotted: str, allowed: Iterable[str] = ()) -> Any:
+    """Import and return what a dotted name (``cherrypy.x.y`` or ``app.core.x.y``) names.
+
+    Names outside ``cherrypy.`` and ``app.core.`` resolve only under the
+    modules in ``allowed``; nothing else is imported (importing runs code).
+    """
+    if not any(dotted == m or dotted.startswith(m + '.') for m in (*CORE_MODULES, *allowed)):
+        raise ConfigError('%r names nothing under cherrypy.* or app.core.* (quote strings; '
+                          'to reference a module of your own, list it in [global] '
+                          'config.allowed_modules)' % (dotted,))
     for old, new in _REF_ALIASES:
         if dotted.startswith(old):
             dotted = new + dotted[len(old):]
@@ -110,8 +122,10 @@ def resolve(dotted: str) -> Any:
         modname = '.'.join(parts[:i])
         try:
             obj: Any = importlib.import_module(modname)
-        except ImportError:
-            continue
+        except ModuleNotFoundError as ex:
+            if ex.name is not None and modname.startswith(ex.name):
+                continue  # NOTE: this prefix is no module; a shorter one may be
+            raise
         try:
             for attr in parts[i:]:
                 obj = getattr(obj, attr)
@@ -145,10 +159,11 @@ def _may_call(target: Any) -> bool:
     return issubclass(target, Dispatcher)
 
 
-def unrepr(text: str) -> Any:
+def unrepr(text: str, allowed: Iterable[str] = ()) -> Any:
     """Turn a config value into an object: a literal, or a dotted reference.
 
-    ``module.attr`` imports and returns the attribute; ``module.Class(...)``
+    ``module.attr`` imports and returns the attribute (under ``cherrypy.``,
+    ``app.core.`` or a module in ``allowed``); ``module.Class(...)``
     instantiates it with literal arguments, for app.core classes and
     dispatchers only. Anything else raises ConfigError.
     """
@@ -172,47 +187,76 @@ def unrepr(text: str) -> Any:
             kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
         except ValueError:
             raise ConfigError('%r: call arguments must be literals' % (text,)) from None
-        target = resolve(name)
+        target = resolve(name, allowed)
         if not _may_call(target):
             raise ConfigError('%r: only app.core classes and dispatchers may be called '
                               'in config, and %r is not one' % (text, name))
         return target(*args, **kwargs)
     name = _dotted_name(node)
     if name is not None and '.' in name:
-        return resolve(name)
+        return resolve(name, allowed)
     raise ConfigError('%r is not a Python literal (quote strings)' % (text,))
 
 
-def parse_file(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Read a CherryPy-style ``.conf`` file into ``{section: {key: value}}``."""
+def parse_file(path: str | os.PathLike | IO[str]) -> dict[str, dict[str, Any]]:
+    """Read a CherryPy-style ``.conf`` file (a path or an open file) into sections.
+
+    ``[global] config.allowed_modules`` (a list of module names) lets
+    values in this file reference those modules too. Any error from a value
+    names the file, the section and the key.
+    """
     parser = configparser.RawConfigParser(strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
+    name: Any = path
     try:
-        with open(path, encoding='utf-8') as f:
-            parser.read_file(f)
+        if isinstance(path, (str, os.PathLike)):
+            with open(path, encoding='utf-8') as f:
+                parser.read_file(f)
+        else:
+            name = getattr(path, 'name', '<config>')
+            parser.read_file(path)
     except OSError as ex:
-        raise ConfigError('cannot read config file %s: %s' % (path, ex.strerror)) from None
-    except configparser.Error as ex:
-        raise ConfigError('config file %s: %s' % (path, ex)) from None
+        raise ConfigError('cannot read config file %s: %s' % (name, ex.strerror)) from None
+    except (configparser.Error, UnicodeDecodeError) as ex:
+        raise ConfigError('config file %s: %s' % (name, ex)) from None
+    allowed = _allowed_modules(parser, name)
     result: dict[str, dict[str, Any]] = {}
     for section in parser.sections():
         values = result[section] = {}
         for key, raw in parser.items(section):
             try:
-                values[key] = unrepr(raw)
+                values[key] = unrepr(raw, allowed)
             except ConfigError as ex:
-                raise ConfigError('%s [%s] %s: %s' % (path, section, key, ex)) from None
+                raise ConfigError('%s [%s] %s: %s' % (name, section, key, ex)) from None
+            except Exception as ex:  # NOTE: an import or a call raised; say where
+                raise ConfigError('%s [%s] %s: %s: %s' % (name, section, key,
+                                                        type(ex).__name__, ex)) from None
     return result
+
+
+def _allowed_modules(parser: configparser.RawConfigParser, name: Any) -> tuple[str, ...]:
+    if not parser.has_option('global', 'config.allowed_modules'):
+        return ()
+    raw = parser.get('global', 'config.allowed_modules')
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(m, str) and m.replace('.', '').replace('_', '').isalnum() for m in value):
+        raise ConfigError('%s [global] config.allowed_modules: %r is not a list of module '
+                          'names' % (name, raw))
+    return tuple(value)
 
 
 def as_dict(config: Any) -> dict[str, Any]:
     """Return a dict from a dict, a ``.conf`` path or an open file."""
     if config is None:
         return {}
-    if isinstance(config, (str, os.PathLike)):
+    if isinstance(config, (str, os.PathLike)) or hasattr(config, 'read'):
         return parse_file(config)
-    if hasattr(config, 'read'):
-        return parse_file(config.name)
     if isinstance(config, Mapping):
         return dict(config)
     raise ConfigError('config must be a dict or a .conf path, not %r' % (type(config),))
