@@ -1,9 +1,13 @@
 """Hostile input: no forged header, no 5xx from a bad date, host or parameter name."""
 from __future__ import annotations
 
+import base64
 import socket
+import urllib.parse
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import app.core as cherrypy
 from app.core.lib.httputil import parse_http_date, safe_header_value
@@ -136,6 +140,9 @@ def test_no_header_injection_reaches_the_wire(app):
     ('X-A', 'café', 'café'),
     ('Location', '/naïve/☃', '/na%C3%AFve/%E2%98%83'),
     ('Location', '/a?b=c&d=%20', '/a?b=c&d=%20'),
+    ('Location', '/caf\xe9', '/caf%C3%A9'),
+    # Long text beyond Latin-1: one encoded-word (email.header folded it onto two lines).
+    ('X-A', '\u2603' * 40, '=?utf-8?b?' + base64.b64encode('\u2603'.encode() * 40).decode() + '?='),
 ])
 def test_safe_header_value(name, value, expected):
     assert safe_header_value(name, value) == expected
@@ -259,3 +266,34 @@ def test_no_length_is_fine_where_no_body_is_read(app):
     assert call(None, '/anything', method='DELETE').status == 200
     cherrypy.tree.mount(Bodies(), '/b', {'/raw': {'request.process_request_body': False}})
     assert call(None, '/b/raw', method='POST', headers={'Content-Length': ''}).text == 'read 0'
+
+
+# -- properties of safe_header_value ------------------------------------------
+
+_names = st.sampled_from(['X-A', 'Location', 'location', 'Set-Cookie', 'Content-Disposition'])
+
+
+@given(_names, st.text(max_size=60))
+@example('Location', '/%0d%0a\r\nX: 1')
+@example('X-A', '\u2028\x85\x00')
+def test_a_safe_value_is_one_latin_1_header_line(name, value):
+    out = safe_header_value(name, value)
+    raw = out.encode('latin-1')  # never raises: only Latin-1 goes on the wire
+    assert not any(b < 32 and b != 9 or b == 127 for b in raw)
+    if name.lower() == 'location':
+        assert raw.isascii()
+
+
+@given(_names, st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255,
+                                                 blacklist_characters='\x7f'), max_size=60))
+def test_a_value_that_is_already_safe_is_unchanged(name, value):
+    if name.lower() != 'location' or value.isascii():
+        assert safe_header_value(name, value) == value
+
+
+@given(st.text(max_size=40))
+def test_a_location_keeps_its_meaning(value):
+    out = safe_header_value('Location', value)
+    clean = ''.join(c for c in value if not (ord(c) < 32 and c != '\t' or ord(c) == 127))
+    assert urllib.parse.unquote(out) == urllib.parse.unquote(clean) or not clean.isascii()
+    assert safe_header_value('Location', out) == out  # idempotent

@@ -79,6 +79,9 @@ def test_a_path_starting_with_two_slashes_is_a_path_not_a_host(server):
     (b'http:///echo', b'GET', b'400'),
     (b'x-injected:1', b'GET', b'400'),
     (b'svc.example:443', b'CONNECT', b'405'),
+    # Found by the fuzz test: urlsplit's ValueError was cheroot's 500.
+    (b'http://l]calhost/echo', b'GET', b'400'),
+    (b'//[x/echo', b'GET', b'400'),
 ])
 def test_targets_that_are_refused(server, target, method, status):
     head, _ = request(server, target, method=method)

@@ -205,7 +205,13 @@ class OriginRequest(_server.HTTPRequest):
     def read_request_line(self) -> bool:
         """cheroot's, then the checks above; False when it answered an error."""
         scheme = self.scheme
-        if not super().read_request_line():
+        try:
+            if not super().read_request_line():
+                return False
+        except ValueError:
+            # NOTE: urlsplit refuses a bracket in the authority ('//a]b/'); cheroot
+            # would answer 500.
+            self.simple_response('400 Bad Request', 'Malformed Request-URI')
             return False
         if self.method == b'CONNECT':
             self.simple_response('405 Method Not Allowed', 'This server is not a proxy.')

@@ -1,8 +1,8 @@
 """HTTP helpers: case-insensitive headers, status lines, dates, Accept parsing."""
 from __future__ import annotations
 
+import base64
 import datetime
-import email.header
 import email.utils
 import re
 import time
@@ -227,18 +227,22 @@ def safe_header_value(name: str, value: str) -> str:
     """``value`` as it may go on the wire: no control characters, only Latin-1.
 
     Control characters (0-31 but tab, and 127) are removed, as CherryPy
-    does, so no value can end its header line and start another. Text
-    beyond Latin-1 becomes a percent-encoded URI in ``Location`` (RFC
-    3986) and an RFC 2047 encoded-word elsewhere.
+    does, so no value can end its header line and start another. A
+    ``Location`` beyond ASCII becomes a percent-encoded URI (UTF-8, RFC
+    3986); elsewhere text beyond Latin-1 becomes an RFC 2047 encoded-word.
     """
     value = _CONTROLS.sub('', value)
+    if value.isascii():
+        return value
+    if name.lower() == 'location':
+        return urllib.parse.quote(value, safe=_URI_SAFE)
     try:
         value.encode('latin-1')
         return value
     except UnicodeEncodeError:
-        if name.lower() == 'location':
-            return urllib.parse.quote(value, safe=_URI_SAFE)
-        return email.header.Header(value, 'utf-8').encode()
+        # NOTE: one encoded-word, never folded (email.header folds long
+        # values onto a second line, which would end the header).
+        return '=?utf-8?b?%s?=' % base64.b64encode(value.encode('utf-8')).decode('ascii')
 
 
 def qvalue_pick(header: str | None, offers: Iterable[str]) -> list[str]:
