@@ -1,9 +1,16 @@
 """Shared fixtures: a clean core per test, a real memcached when asked."""
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
+from hypothesis import settings
+
+# NOTE: no per-example deadline (coverage and a busy CI machine slow them);
+# under CI the examples are derandomized, so a red run replays as it was.
+settings.register_profile('suite', deadline=None, derandomize=bool(os.environ.get('CI')))
+settings.load_profile('suite')
 
 from helpers import Memcached, fresh_core
 
