@@ -198,12 +198,27 @@ def _exchange(server, raw: bytes) -> bytes:
      b'a header continuation line before any header'),
     (b'GET /go?to=/smuggled HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\n\r\n',
      b'more than one Host header'),
+    (b'GET /go?to=/smuggled HTTP/1.1\r\nHost: good.example\r\nHOST : evil.example\r\n\r\n',
+     b'whitespace between a header name and its colon'),
+    (b'POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\t: chunked\r\n'
+     b'Content-Length: 3\r\n\r\nabcGET /go?to=/smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+     b'whitespace between a header name and its colon'),
+    (b'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: x\r\n\r\n'
+     b'abcGET /go?to=/smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+     b'a Content-Length that is not a number'),
 ])
 def test_ambiguous_framing_is_a_400_and_nothing_after_it_is_read(app, head, why):
     with live(cherrypy.tree) as server:
         data = _exchange(server, head)
     assert data.startswith(b'HTTP/1.1 400 Bad Request\r\n') and why in data, data
     assert data.count(b'HTTP/1.1 ') == 1 and b'smuggled' not in data
+
+
+def test_a_colon_after_a_space_in_a_value_is_fine(app):
+    with live(cherrypy.tree) as server:
+        data = _exchange(server, b'GET /anything HTTP/1.1\r\nHost: x\r\nUser-Agent: a :) b\r\n'
+                                 b'X-Host : not framing\r\nConnection: close\r\n\r\n')
+    assert data.startswith(b'HTTP/1.1 200 OK'), data[:100]
 
 
 def test_the_same_content_length_twice_is_fine(app):

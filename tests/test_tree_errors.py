@@ -183,7 +183,7 @@ def test_relative_redirect_joins_the_current_path_and_drops_its_query():
 def test_redirect_with_a_bytes_url_is_decoded():
     cherrypy.tree.mount(Redirects(), '')
     r = call(None, '/as_bytes')
-    assert r.status == 303 and r.headers['Location'] == 'http://127.0.0.1/caf\xe9'
+    assert r.status == 303 and r.headers['Location'] == 'http://127.0.0.1/caf%C3%A9'
     assert cherrypy.HTTPRedirect(b'/x').urls == ['/x']
 
 
