@@ -3,20 +3,22 @@
 - ``servers_from``: the server list, from ``MEMCACHED_SERVERS`` if set, else
   from config (a list or a string of ``host:port`` entries separated by
   commas or spaces).
-- ``shared_client``: one pooled ``HashClient`` per server list and timeouts,
-  shared by every thread (pymemcache's plain ``Client`` is not thread-safe).
-  A failed node is taken out for ``dead_timeout`` seconds and then tried
-  again, so service resumes by itself when it returns; with several servers
-  its keys go to the others meanwhile.
+- ``shared_client``: one ``SharedClient`` per server list and timeouts,
+  shared by every thread: a consistent-hash ring over the nodes and each
+  node's pooled sockets (``mcclient``). A failed node is skipped for
+  ``dead_timeout`` seconds and then tried again, so service resumes by
+  itself when it returns; ``call`` sends a key to the next node on the ring
+  meanwhile, and sessions keep replicas on several nodes (``run``).
 - ``health``: one per process. Every failure is counted (``errors_total``)
   and passed to ``listeners`` (``fn(node, exception)``, e.g. a Prometheus
   counter); an outage of a node is logged once when it starts and once when
   the node answers again, however many stores and threads see it.
 
-``SharedClient.call`` runs a command and raises ``Unavailable`` (no
+``SharedClient.call`` runs a command on a key's node and ``run`` sends
+meta commands to a given node together; both raise ``Unavailable`` (no
 answer: the node is down or hung up) or ``Refused`` (the server answered
-with an error, e.g. a value too large); a ``MemcacheClientError`` (a bad
-key, i.e. a bug) passes through. Each user turns these into its own
+with an error, e.g. a value too large); a ``ClientError`` (a bad key, i.e.
+a bug) passes through. Each user turns these into its own
 documented answer: sessions a 503, caching a miss.
 """
 from __future__ import annotations
@@ -28,19 +30,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pymemcache.client.base import Client
-from pymemcache.client.hash import HashClient
-from pymemcache.exceptions import (
-    MemcacheClientError,
-    MemcacheError,
-    MemcacheServerError,
-    MemcacheUnexpectedCloseError,
-)
-
 from ..logs import log
+from . import mcclient
+from .mcclient import ClientError, NodeDown, Reply, Ring, ServerError, md, mg, ms, value_of
 
 __all__ = ['DEFAULT_SERVERS', 'Health', 'health', 'MemcacheFailure', 'Unavailable', 'Refused',
-           'SharedClient', 'shared_client', 'close_clients', 'servers_from']
+           'ClientError', 'SharedClient', 'shared_client', 'close_clients', 'servers_from']
 
 DEFAULT_SERVERS = ('127.0.0.1:11211',)
 
@@ -112,161 +107,111 @@ class Refused(MemcacheFailure):
     """The server answered with an error (e.g. a value too large): not an outage."""
 
 
-class _Last(threading.local):
-    #: The node the last command on this thread went to (for outage logs).
-    node: str | None = None
-
-
-_last = _Last()
-
-_STALE = (MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError,
-          ConnectionAbortedError)
-
-
-class _Conn(Client):
-    """A pooled connection that retries once when a reused socket was closed.
-
-    NOTE: after memcached restarts, idle pooled sockets are dead; without
-    this the first use of each would count as an outage of a healthy node.
-    """
-
-    def _again(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        reused = self.sock is not None
-        try:
-            return fn(*args, **kwargs)
-        except _STALE:
-            if not reused:
-                raise
-        return fn(*args, **kwargs)  # Client closed the socket: this reconnects
-
-    def _fetch_cmd(self, *args: Any, **kwargs: Any) -> Any:
-        return self._again(super()._fetch_cmd, args, kwargs)
-
-    def _store_cmd(self, *args: Any, **kwargs: Any) -> Any:
-        return self._again(super()._store_cmd, args, kwargs)
-
-    def _misc_cmd(self, *args: Any, **kwargs: Any) -> Any:
-        return self._again(super()._misc_cmd, args, kwargs)
-
-
-class _HashClient(HashClient):
-    """``HashClient`` whose dead-node bookkeeping is safe across threads.
-
-    NOTE: upstream mutates its failed/dead tables without a lock; two
-    threads failing on one node at once can raise KeyError or ValueError.
-    """
-
-    client_class = _Conn
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._book = threading.RLock()
-        super().__init__(*args, **kwargs)
-
-    def _get_client(self, key: str) -> Any:
-        _last.node = None
-        nodes = self.hasher.nodes
-        client = None
-        if len(nodes) == 1 and not self._dead_clients:
-            # PERF: rendezvous hashing costs ~12 us a call in pure Python;
-            # with one server there is nothing to choose.
-            try:
-                node = nodes[0]
-                client = self.clients[node]
-            except (IndexError, KeyError):
-                client = None   # changed under us: take the long way
-        if client is None:
-            client = super()._get_client(key)
-            node = self._make_client_key(client.server) if client is not None else None
-        _last.node = node
-        return client
-
-    def add_server(self, server: Any, port: Any = None) -> None:
-        with self._book:
-            old = self.clients.get(self._make_client_key(server))
-            super().add_server(server, port)
-            if old is not None:
-                # A node is re-added dead_timeout after it failed: nothing
-                # still uses the old pool's (dead) sockets.
-                old.close()
-
-    def remove_server(self, server: Any, port: Any = None) -> None:
-        with self._book:
-            if server in self._dead_clients:
-                self._failed_clients.pop(server, None)
-                return
-            super().remove_server(server, port)
-
-    def _mark_failed_server(self, server: Any) -> None:
-        with self._book:
-            if server not in self._dead_clients:
-                super()._mark_failed_server(server)
-
-    def _retry_dead(self) -> None:
-        with self._book:
-            super()._retry_dead()
-
-
 class SharedClient:
-    """A client for one server list whose commands report to ``health``.
+    """The nodes of one server list, on a ring, whose failures report to ``health``.
 
-    ``client`` is the pooled ``HashClient`` (or one given, e.g. in tests).
+    ``client`` (tests only) is an object with pymemcache's get/set/add/delete
+    methods to use instead of the nodes.
     """
 
     def __init__(self, servers: tuple[str, ...], connect_timeout: float = 0.5,
                  timeout: float = 0.5, dead_timeout: float = 2.0, client: Any = None) -> None:
         self.servers = tuple(servers)
         self.label = ','.join(self.servers)
-        if client is None:
-            client = _HashClient(
-                list(self.servers), use_pooling=True, connect_timeout=connect_timeout,
-                timeout=timeout, retry_attempts=0, dead_timeout=dead_timeout,
-                default_noreply=False, no_delay=True)
-        self.client = client
+        self.ring = Ring(self.servers)
+        self.nodes = {a: mcclient.Node(a, connect_timeout, timeout) for a in self.ring.nodes}
+        self.dead_timeout = dead_timeout
+        #: Node -> when it may be tried again after a failure.
+        self.dead: dict[str, float] = {}
+        self.client = client if client is not None else self
 
     @property
     def available(self) -> bool:
         """False while one of these servers is in an outage (between its log lines)."""
         down = health.down
-        return not (down and any(s in down for s in self.servers + (self.label,)))
+        return not (down and any(s in down for s in self.servers))
 
-    def call(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        """Return ``client.<op>(*args, **kwargs)``; raise ``Unavailable`` or ``Refused``."""
-        _last.node = None
+    def alive(self, node: str) -> bool:
+        """Whether ``node`` may be used now (not failed in the last ``dead_timeout``)."""
+        until = self.dead.get(node)
+        return until is None or time.monotonic() >= until
+
+    def run(self, node: str, commands: list[bytes]) -> list[Reply]:
+        """Send ``commands`` to ``node`` in one round trip; their replies."""
+        if self.dead and not self.alive(node):
+            # NOTE: counted like any failure (an outage in progress: no new log line).
+            health.failed(node, NodeDown('%s failed in the last %gs; not tried'
+                                         % (node, self.dead_timeout)))
+            raise Unavailable('memcached %s is unavailable' % (node,), node)
         try:
-            result = getattr(self.client, op)(*args, **kwargs)
-        except MemcacheClientError:
-            raise  # a bug (bad key or command), not an outage
-        except (MemcacheError, OSError) as ex:
-            node, episode = self._node()
-            if isinstance(ex, MemcacheServerError) \
-                    and not isinstance(ex, MemcacheUnexpectedCloseError):
-                health.failed(node, ex, episode=False)
-                raise Refused(str(ex), node) from None
-            health.failed(node, ex, episode)
+            replies = self.nodes[node].run(commands)
+        except NodeDown as ex:
+            self.dead[node] = time.monotonic() + self.dead_timeout
+            health.failed(node, ex)
             raise Unavailable('memcached %s is unavailable' % (node,), node) from None
-        if health.down:
-            node = self._node()[0]
-            if node in health.down:
-                health.succeeded(node)
-        return result
+        except ServerError as ex:
+            health.failed(node, ex, episode=False)
+            raise Refused(str(ex), node) from None
+        if self.dead:
+            self.dead.pop(node, None)
+        if health.down and node in health.down:
+            health.succeeded(node)
+        return replies
 
-    def _node(self) -> tuple[str, bool]:
-        """The node of the last command on this thread, and whether a failure there
-        may start an outage.
+    def node_for(self, key: str) -> str:
+        """The first node on the ring for ``key`` that is not out after a failure."""
+        nodes = self.ring.nodes_for(key, len(self.servers)) if self.dead else \
+            self.ring.nodes_for(key)
+        for node in nodes:
+            if self.alive(node):
+                return node
+        return nodes[0]
 
-        NOTE: our HashClient fails without choosing a node only when it holds
-        them all dead, i.e. after failures that were already counted (perhaps
-        in an outage another client has seen end since): not a new outage.
-        """
-        if _last.node is not None:
-            return _last.node, True
-        return self.label, not isinstance(self.client, _HashClient)
+    def call(self, op: str, key: str, *args: Any, **kwargs: Any) -> Any:
+        """pymemcache-style ``get``/``set``/``add``/``delete``/``gets``/``cas`` on ``key``."""
+        if self.client is not self:
+            return getattr(self.client, op)(key, *args, **kwargs)
+        return _OPS[op](self, key, *args, **kwargs)
 
     def close(self) -> None:
         """Close the pooled connections (they reopen when next needed)."""
-        clients = getattr(self.client, 'clients', None)
-        for c in list(clients.values()) if clients is not None else [self.client]:
-            c.close()
+        for node in self.nodes.values():
+            node.close()
+
+
+def _ttl(expire: Any) -> int:
+    return int(expire or 0)
+
+
+def _get(c: SharedClient, key: str) -> bytes | None:
+    return value_of(c.run(c.node_for(key), [mg(key)])[0])
+
+
+def _gets(c: SharedClient, key: str) -> tuple[bytes | None, int | None]:
+    r = c.run(c.node_for(key), [mg(key, cas=True)])[0]
+    return (r.value, r.cas) if r.code == b'VA' else (None, None)
+
+
+def _set(c: SharedClient, key: str, value: bytes, expire: Any = 0, noreply: Any = None) -> bool:
+    return c.run(c.node_for(key), [ms(key, value, _ttl(expire))])[0].code == b'HD'
+
+
+def _add(c: SharedClient, key: str, value: bytes, expire: Any = 0, noreply: Any = None) -> bool:
+    return c.run(c.node_for(key), [ms(key, value, _ttl(expire), b'E')])[0].code == b'HD'
+
+
+def _cas(c: SharedClient, key: str, value: bytes, cas: Any, expire: Any = 0,
+         noreply: Any = None) -> bool | None:
+    code = c.run(c.node_for(key), [ms(key, value, _ttl(expire), cas=int(cas))])[0].code
+    return True if code == b'HD' else (None if code == b'NF' else False)
+
+
+def _delete(c: SharedClient, key: str, noreply: Any = None) -> bool:
+    return c.run(c.node_for(key), [md(key)])[0].code == b'HD'
+
+
+_OPS: dict[str, Any] = {'get': _get, 'gets': _gets, 'set': _set, 'add': _add, 'cas': _cas,
+                        'delete': _delete}
 
 
 _shared: dict[tuple, SharedClient] = {}
