@@ -1,10 +1,12 @@
 """A program for the memcached session tests: a session counter on the real server.
 
 ``PORT`` picks the port, ``MEMCACHED_SERVERS`` the memcached, ``SESSION_LOG``
-the error log file (the tests count its outage lines).
+the error log file (the tests count its outage lines), ``SESSION_REPLICAS``
+how many nodes hold each session.
 """
 import json
 import os
+import time
 
 import app.core as cherrypy
 
@@ -26,6 +28,13 @@ class Root:
         return json.dumps({k: cherrypy.session[k] for k in cherrypy.session})
 
     @cherrypy.expose
+    def slow(self, seconds='30'):
+        """Count, then hold the session (and its lock) for ``seconds``."""
+        cherrypy.session['n'] = cherrypy.session.get('n', 0) + 1
+        time.sleep(float(seconds))
+        return str(cherrypy.session['n'])
+
+    @cherrypy.expose
     def health(self):
         return 'OK'
 
@@ -35,6 +44,7 @@ if __name__ == '__main__':
                             'server.thread_pool': 8})
     cherrypy.quickstart(Root(), '', {
         '/': {'tools.sessions.on': True, 'tools.sessions.storage_type': 'memcached',
-              'tools.sessions.dead_timeout': 0.5},
+              'tools.sessions.dead_timeout': 0.5,
+              'tools.sessions.replicas': int(os.environ.get('SESSION_REPLICAS') or 1)},
         '/health': {'tools.sessions.on': False},
     })

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ['dumps', 'loads', 'pack', 'unpack']
+__all__ = ['dumps', 'loads', 'pack', 'unpack', 'version_of']
 
 _TAG = '__t'
 
@@ -101,8 +101,13 @@ def loads(raw: bytes) -> Any:
         raise ValueError('session data nested too deeply') from None
 
 
-def pack(expires: float, data_json: bytes) -> bytes:
-    """A stored record: the expiry time (epoch seconds), a newline, the data."""
+def pack(expires: float, data_json: bytes, version: int = 0) -> bytes:
+    """A stored record: the expiry time (epoch seconds) and version, a newline, the data.
+
+    The version counts saves (memcached replicas keep the newest).
+    """
+    if version:
+        return b'%.3f %d\n' % (expires, version) + data_json
     return b'%.3f\n' % expires + data_json
 
 
@@ -111,4 +116,11 @@ def unpack(raw: bytes) -> tuple[float, bytes]:
     head, sep, body = raw.partition(b'\n')
     if not sep:
         raise ValueError('no expiry line in the session record')
-    return float(head), body
+    return float(head.partition(b' ')[0]), body
+
+
+def version_of(raw: bytes) -> int:
+    """The version in a record's first line (0 when it has none or is malformed)."""
+    head = raw[:raw.find(b'\n')]
+    _, sep, version = head.partition(b' ')
+    return int(version) if sep and version.isdigit() else 0

@@ -1,36 +1,52 @@
 """Sessions in memcached, shared by every process and pod: ``MemcachedSession``.
 
-The client comes from ``memcache`` (shared with response caching): a pooled
-``HashClient`` per server list and timeouts, shared by all requests. Keys
-are ``prefix + id``; a record expires in memcached ``timeout`` minutes after
-it is written. The lock is an ``add`` of ``<key>.lock`` with
-``noreply=False`` (with noreply, ``add`` always reports success); it expires
-by itself after ``lock_timeout`` seconds should its holder die.
+Keys are ``prefix + id``; a record expires in memcached ``timeout`` minutes
+after it is written. The client (``memcache``, shared with response
+caching) puts keys on a consistent-hash ring of the nodes.
 
-Saves are compare-and-swap: under the lock (the default, ``locking =
-'implicit'``) they never conflict; without it (``'explicit'``), a conflict
-re-reads the record and reapplies this request's changed keys on top, so
-concurrent writes of different keys are all kept.
+**Replicas.** ``replicas`` (default 1) is how many distinct nodes, the
+key's next ones on the ring, hold each session. Every save writes all of
+them; a read asks each and keeps the newest record (records carry a
+version), so a node that was down, or restarted empty, loses nothing and is
+repaired by the next save. Losing one node of ``replicas = 2`` logs no
+one out and answers no 503.
+
+**Leases.** A session's lock is ``<key>.lock``, a lease of ``lock_lease``
+seconds (default 1; memcached's whole-second clock adds up to one more),
+taken with an add on each replica node that answers: two requests overlap
+on at least one node while one node is down, so they agree. A request
+holds the lease as long as it runs: a process-wide thread renews every
+lease a quarter of ``lock_lease`` after it was taken or last renewed,
+comparing the CAS it got, so a live holder never loses its lock to expiry,
+and a holder that died frees it within ``lock_lease`` + 1 seconds. Renewal
+and release act only on a lock whose CAS is still this request's: a
+request whose lease was lost cannot delete another's. ``lock_wait`` bounds
+the wait for a busy lock (then 503).
+
+**Round trips.** The lock and the read go to a node in one round trip, and
+so do the save and the release: a request that reads and writes its
+session costs two per replica. A session this process just created needs
+no lock (no one else knows its id).
 
 When memcached is down, a request that needs its session gets a 503 within
 about a second (``connect_timeout`` and ``socket_timeout``), requests that
 do not use sessions are untouched, and ``memcache.health`` (re-exported
 here as ``health``) logs the outage once per node and episode and counts
-it. A failed node is out for ``dead_timeout`` seconds and then tried again,
-so service resumes by itself. With several servers, a dead node's keys go
-to the others meanwhile (those sessions start afresh), as ``HashClient``
-does.
+it. A failed node is skipped for ``dead_timeout`` seconds, then tried again.
 """
 from __future__ import annotations
 
 import logging
 import math
 import secrets
+import threading
 import time
+import weakref
 from typing import Any
 
 from ..errors import HTTPError
 from ..logs import log
+from .mcclient import md, mg, ms
 from .memcache import (
     DEFAULT_SERVERS,
     Refused,
@@ -43,13 +59,15 @@ from .memcache import (
 )
 from .memcache import Health as StorageHealth
 from .session_base import SerializedSession, StorageUnavailable
-from .session_json import dumps, loads, pack, unpack
+from .session_json import dumps, loads, pack, unpack, version_of
 
-__all__ = ['MemcachedSession', 'StorageHealth', 'health', 'servers_from', 'close_clients']
+__all__ = ['MemcachedSession', 'StorageHealth', 'health', 'servers_from', 'close_clients',
+           'leases']
 
 _THIRTY_DAYS = 30 * 24 * 3600
 #: What a memcached outage means to sessions (said in its log line).
 _EFFECT = 'requests that need a session get 503'
+_UNAVAILABLE = 'Session storage (memcached) is unavailable; try again in a few seconds.'
 
 
 class MemcachedSession(SerializedSession):
@@ -65,13 +83,23 @@ class MemcachedSession(SerializedSession):
     socket_timeout = 0.5
     #: Seconds a failed node stays out before it is tried again.
     dead_timeout = 2.0
-    #: Attempts at a compare-and-swap save before giving up with a 503.
+    #: Attempts at a compare-and-swap save (without a lock) before a 503.
     cas_attempts = 5
+    #: Distinct nodes that hold each session.
+    replicas = 1
+    #: Seconds a lock outlives a holder that died, plus up to one more (memcached's
+    #: clock ticks in whole seconds); renewed every quarter of it while it lives.
+    lock_lease: float = 1
+    #: The sessions tool sets this for implicit and early locking: the lock
+    #: is then taken with the first read, in the same round trip.
+    lock_at_init = False
     config_keys = SerializedSession.config_keys | {
         'servers', 'prefix', 'connect_timeout', 'socket_timeout', 'dead_timeout',
-        'cas_attempts'}
+        'cas_attempts', 'replicas', 'lock_lease', 'lock_at_init'}
 
     _cas: Any = None
+    _own_id: str | None = None
+    _version = 0
     _lock_started = 0.0
 
     def __init__(self, id: str | None = None, **kwargs: Any) -> None:
@@ -79,6 +107,12 @@ class MemcachedSession(SerializedSession):
             if k in kwargs:
                 setattr(self, k, kwargs.pop(k))
         self._store = self.store()
+        #: Node -> the CAS of the lock this request holds there.
+        self._lease: dict[str, int] = {}
+        self._token = b''
+        self._lease_lock = threading.Lock()
+        #: Replica nodes whose copy is missing or older than the one read.
+        self._behind: set[str] = set()
         super().__init__(id, **kwargs)
 
     def store(self) -> SharedClient:
@@ -86,83 +120,107 @@ class MemcachedSession(SerializedSession):
         return shared_client(self.servers, self.connect_timeout, self.socket_timeout,
                              self.dead_timeout, effect=_EFFECT)
 
-    def _call(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a memcached command; StorageUnavailable (a 503) when it fails."""
-        try:
-            return self._store.call(op, *args, **kwargs)
-        except Refused as ex:
-            raise StorageUnavailable('Session storage refused the request: %s' % (ex,)) \
-                from None
-        except Unavailable:
-            raise StorageUnavailable('Session storage (memcached) is unavailable; '
-                                     'try again in a few seconds.') from None
-
+    # -- where the session lives -----------------------------------------
     def _key(self, id: str | None = None) -> str:
         return self.prefix + (id or self.id)
+
+    def _nodes(self) -> list[str]:
+        return self._store.ring.nodes_for(self._key(), max(1, int(self.replicas)))
 
     def _expire(self, seconds: float) -> int:
         secs = max(1, math.ceil(seconds))
         # memcached reads more than 30 days as an absolute time.
         return secs if secs <= _THIRTY_DAYS else int(time.time()) + secs
 
+    def _lease_ttl(self) -> int:
+        # NOTE: memcached's clock ticks in whole seconds: a TTL of 1 may end at once.
+        return self._expire(self.lock_lease) + 1
+
+    def _run(self, node: str, commands: list[bytes]) -> Any:
+        """Commands to one node; None when it is unavailable; 503 when it refuses."""
+        try:
+            return self._store.run(node, commands)
+        except Unavailable:
+            return None
+        except Refused as ex:
+            raise StorageUnavailable('Session storage refused the request: %s' % (ex,)) \
+                from None
+
+    def generate_id(self) -> str:
+        """A fresh id (see Session); no other request can know it yet."""
+        self._own_id = new = super().generate_id()
+        return new
+
+    # -- reading -------------------------------------------------------------
+    def _newest(self, found: dict[str, bytes | None]) -> bytes | None:
+        """The newest record of those read per node; the nodes behind it noted."""
+        best = None
+        best_version = -1
+        for raw in found.values():
+            if raw is not None and version_of(raw) > best_version:
+                best, best_version = raw, version_of(raw)
+        self._behind = {n for n, raw in found.items()
+                        if raw is None or version_of(raw) < best_version} if best else set()
+        self._version = max(best_version, 0)
+        return best
+
     def _read(self) -> bytes | None:
-        raw, self._cas = self._call('gets', self._key())
-        return raw
-
-    def _write(self, record: bytes) -> None:
-        key = self._key()
-        exp = self._expire(self.timeout * 60)
-        if self._cas is None:
-            ok = self._call('add', key, record, expire=exp, noreply=False)
-        else:
-            ok = self._call('cas', key, record, self._cas, expire=exp, noreply=False)
-        if ok is None:
-            # Deleted (a logout elsewhere) or expired since we read it:
-            # writing it back would resurrect it.
-            log('session %s... vanished before it was saved; not saved' % (self.id[:8],),
-                'SESSION', logging.INFO)
-        elif not ok:
-            self._merge(float(record.partition(b'\n')[0]))
-
-    def _merge(self, expires: float) -> None:
-        """Reapply this request's changes on top of a concurrent write."""
-        orig = loads(self._raw) if self._raw is not None else {}
-        mine = self._data
-        changed = {k: v for k, v in mine.items() if k not in orig or dumps(v) != dumps(orig[k])}
-        removed = [k for k in orig if k not in mine]
-        key = self._key()
-        for _ in range(self.cas_attempts):
-            raw, cas = self._call('gets', key)
-            if raw is None:
-                return
-            fresh = loads(unpack(raw)[1])
-            fresh.update(changed)
-            for k in removed:
-                fresh.pop(k, None)
-            ok = self._call('cas', key, pack(expires, dumps(fresh)), cas,
-                            expire=self._expire(self.timeout * 60), noreply=False)
-            if ok or ok is None:
-                self._data = fresh
-                return
-        raise HTTPError(503, 'The session is being changed by too many requests at once.')
-
-    def _delete(self) -> None:
-        self._call('delete', self._key(), noreply=False)
-
-    def _forget_stored(self) -> None:
-        super()._forget_stored()
+        found: dict[str, bytes | None] = {}
         self._cas = None
+        for i, node in enumerate(self._nodes()):
+            replies = self._run(node, [mg(self._key(), cas=True)])
+            if replies is not None:
+                found[node] = replies[0].value
+                if i == 0:
+                    self._cas = replies[0].cas  # NOTE: for a save without the lock
+        if not found:
+            raise StorageUnavailable(_UNAVAILABLE)
+        return self._newest(found)
 
+    def _exists(self) -> bool:
+        if not self.lock_at_init:
+            return super()._exists()
+        self.acquire_lock()  # NOTE: reads the record under the lock, one round trip
+        if self._record is not None:
+            return True
+        self._release()      # an unknown id: nothing to guard (a fresh one follows)
+        self.locked = False
+        return False
+
+    # -- the lease -------------------------------------------------------------
     def acquire_lock(self) -> None:
-        """Take the shared lock (waits up to ``lock_wait`` s, then 503)."""
+        """Take the lease on each replica node that answers, reading the session with it.
+
+        Waits up to ``lock_wait`` seconds for a busy lock, then 503.
+        """
         if self.locked:
             return
-        key = self._key() + '.lock'
-        token = secrets.token_hex(8).encode('ascii')
-        exp = self._expire(self.lock_timeout)
+        if self._id is not None and self._id == self._own_id:
+            self.locked = True  # NOTE: a new id no other request can know
+            return
+        lock_key = self._key() + '.lock'
+        ttl = self._lease_ttl()
         deadline = time.monotonic() + self.lock_wait
         delay = 0.002
-        while not self._call('add', key, token, expire=exp, noreply=False):
+        while True:
+            self._token = secrets.token_hex(8).encode('ascii')
+            found: dict[str, bytes | None] = {}
+            busy = False
+            for node in self._nodes():
+                replies = self._run(node, [ms(lock_key, self._token, ttl, b'E', want_cas=True),
+                                           mg(self._key())])
+                if replies is None:
+                    continue
+                if replies[0].code != b'HD':
+                    busy = True
+                    break
+                self._lease[node] = replies[0].cas or 0
+                found[node] = replies[1].value
+            if not busy and self._lease:
+                break
+            self._release()
+            if not busy:
+                raise StorageUnavailable(_UNAVAILABLE)
             if time.monotonic() >= deadline:
                 raise StorageUnavailable('The session %s... is locked by another request; '
                                          'try again shortly.' % (self.id[:8],))
@@ -170,19 +228,227 @@ class MemcachedSession(SerializedSession):
             delay = min(delay * 2, 0.05)
         self.locked = True
         self._lock_started = time.monotonic()
-        self._lock_taken()
+        leases.hold(self)
+        raw = self._newest(found)
+        self._record = self._parse(raw)
+
+    def _parse(self, raw: bytes | None) -> tuple[float, bytes] | None:
+        if raw is None:
+            return None
+        try:
+            expires, data_json = unpack(raw)
+        except ValueError as ex:
+            log('unreadable session record %s...: %s' % (self.id[:8], ex), 'TOOLS.SESSIONS',
+                logging.WARNING)
+            return None
+        return (expires, data_json) if expires > time.time() else None
+
+    def _lock_taken(self) -> None:
+        pass  # NOTE: acquire_lock has just read the record under the lock
+
+    def renew(self) -> bool:
+        """Extend the lease on each node where this request still holds it.
+
+        False if it was lost on every node (it expired and was taken).
+        """
+        lock_key = self._key() + '.lock'
+        ttl = self._lease_ttl()
+        with self._lease_lock:
+            for node, cas in list(self._lease.items()):
+                replies = self._run(node, [ms(lock_key, self._token, ttl, cas=cas,
+                                              want_cas=True)])
+                if replies is None:
+                    continue  # NOTE: the node is down; the others keep the lock
+                if replies[0].code == b'HD':
+                    self._lease[node] = replies[0].cas or cas
+                else:
+                    del self._lease[node]
+                    log('session %s...: the lock on %s was lost (held %.1fs); another '
+                        'request may have entered' % (self.id[:8], node,
+                                                      time.monotonic() - self._lock_started),
+                        'SESSION', logging.WARNING)
+            return bool(self._lease)
+
+    def _release_commands(self) -> dict[str, list[bytes]]:
+        lock_key = self._key() + '.lock'
+        with self._lease_lock:
+            lease, self._lease = self._lease, {}
+        return {node: [md(lock_key, cas=cas)] for node, cas in lease.items()}
+
+    def _release(self) -> None:
+        for node, commands in self._release_commands().items():
+            self._run(node, commands)  # NOTE: a node that is down lets the lease expire
 
     def release_lock(self) -> None:
-        """Delete the lock key (a failure is logged; the lock then expires)."""
+        """Release the lease (only where this request still holds it)."""
         if not self.locked:
             return
         self.locked = False
-        held = time.monotonic() - self._lock_started
-        if held > self.lock_timeout:
-            log('session %s... was locked for %.1fs, longer than lock_timeout (%ss): '
-                'another request may have entered' % (self.id[:8], held, self.lock_timeout),
-                'SESSION', logging.WARNING)
+        leases.drop(self)
+        self._release()
+
+    # -- writing ---------------------------------------------------------------
+    def save(self) -> None:
+        """Write the session where it changed or is behind, and release the lease, together."""
+        record = None
         try:
-            self._call('delete', self._key() + '.lock', noreply=False)
-        except StorageUnavailable:
-            pass  # logged by memcache.health; the lock expires after lock_timeout
+            if self.loaded and not self._deleted:
+                expires = time.time() + self.timeout * 60
+                if self._changed():
+                    record = pack(expires, self._dump, self._version + 1)
+                elif self._raw is not None and (self._behind or self._expires is None or
+                                                self._expires - time.time() <
+                                                self.timeout * 60 * (1 - self.refresh_fraction)):
+                    record = pack(expires, self._raw, self._version + 1)
+        finally:
+            self._write_and_release(record)
+
+    def _write_and_release(self, record: bytes | None) -> None:
+        was_locked = self.locked
+        self.locked = False
+        leases.drop(self)
+        release = self._release_commands() if was_locked else {}
+        if record is not None and not was_locked:
+            self._save_unlocked(record)
+            record = None
+        written = 0
+        for node in self._nodes():
+            commands = [ms(self._key(), record, self._expire(self.timeout * 60))] \
+                if record is not None else []
+            commands += release.pop(node, [])
+            if commands:
+                replies = self._run(node, commands)
+                if replies is not None and record is not None:
+                    written += 1
+        for node, commands in release.items():
+            self._run(node, commands)
+        if record is not None and not written:
+            raise StorageUnavailable(_UNAVAILABLE)
+        if record is not None:
+            self._version += 1
+            self._behind = set()
+
+    def _save_unlocked(self, record: bytes) -> None:
+        """Without the lock (``locking = 'explicit'``): compare-and-swap, merging on conflict."""
+        key = self._key()
+        exp = self._expire(self.timeout * 60)
+        nodes = self._nodes()
+        cmd = ms(key, record, exp, b'E') if self._cas is None else ms(key, record, exp,
+                                                                     cas=self._cas)
+        replies = self._run(nodes[0], [cmd])
+        if replies is None:
+            raise StorageUnavailable(_UNAVAILABLE)
+        code = replies[0].code
+        if code == b'NF':
+            # Deleted (a logout elsewhere) or expired since we read it:
+            # writing it back would resurrect it.
+            log('session %s... vanished before it was saved; not saved' % (self.id[:8],),
+                'SESSION', logging.INFO)
+            return
+        if code != b'HD':
+            record = self._merge(float(record.partition(b'\n')[0].partition(b' ')[0]))
+        for node in nodes[1:]:
+            self._run(node, [ms(key, record, exp)])
+
+    def _merge(self, expires: float) -> bytes:
+        """Reapply this request's changes on top of a concurrent write."""
+        orig = loads(self._raw) if self._raw is not None else {}
+        mine = self._data
+        changed = {k: v for k, v in mine.items() if k not in orig or dumps(v) != dumps(orig[k])}
+        removed = [k for k in orig if k not in mine]
+        key = self._key()
+        exp = self._expire(self.timeout * 60)
+        primary = self._nodes()[0]
+        for _ in range(self.cas_attempts):
+            replies = self._run(primary, [mg(key, cas=True)])
+            if replies is None:
+                raise StorageUnavailable(_UNAVAILABLE)
+            raw = replies[0].value
+            fresh = loads(unpack(raw)[1]) if raw is not None else {}
+            fresh.update(changed)
+            for k in removed:
+                fresh.pop(k, None)
+            record = pack(expires, dumps(fresh), version_of(raw or b'') + 1)
+            cmd = ms(key, record, exp, cas=replies[0].cas) if raw is not None \
+                else ms(key, record, exp, b'E')
+            done = self._run(primary, [cmd])
+            if done is not None and done[0].code == b'HD':
+                self._data = fresh
+                return record
+        raise HTTPError(503, 'The session is being changed by too many requests at once.')
+
+    def _delete(self) -> None:
+        deleted = False
+        for node in self._nodes():
+            if self._run(node, [md(self._key())]) is not None:
+                deleted = True
+        if not deleted:
+            raise StorageUnavailable(_UNAVAILABLE)
+
+    def _forget_stored(self) -> None:
+        super()._forget_stored()
+        self._behind = set()
+        self._version = 0
+        self._cas = None
+
+
+class Leases:
+    """The process's held session leases, renewed by one daemon thread.
+
+    Each lease is renewed a quarter of its length after it was taken or last
+    renewed, so it never runs out while its request lives.
+    """
+
+    def __init__(self) -> None:
+        self._held: weakref.WeakKeyDictionary[MemcachedSession, float] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Leases renewed, and leases found lost, since start.
+        self.renewed = 0
+        self.lost = 0
+
+    def hold(self, session: MemcachedSession) -> None:
+        """Renew ``session``'s lease until ``drop``."""
+        with self._lock:
+            self._held[session] = time.monotonic()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name='session-leases',
+                                                daemon=True)
+                self._thread.start()
+
+    def drop(self, session: MemcachedSession) -> None:
+        """Stop renewing ``session``'s lease."""
+        with self._lock:
+            self._held.pop(session, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                held = list(self._held.items())
+            now = time.monotonic()
+            wait = 0.25
+            for session, since in held:
+                due = since + session.lock_lease / 4
+                if due > now:
+                    wait = min(wait, due - now)
+                    continue
+                try:
+                    ok = session.renew()
+                except Exception as ex:  # NOTE: never let the renewer die
+                    log('session lease renewal failed: %r' % (ex,), 'SESSION', logging.WARNING)
+                    ok = True
+                with self._lock:
+                    if session in self._held:
+                        self._held[session] = time.monotonic()
+                        if not ok:
+                            self._held.pop(session, None)
+                if ok:
+                    self.renewed += 1
+                else:
+                    self.lost += 1
+            self._wake.wait(max(wait, 0.01))
+
+
+leases = Leases()

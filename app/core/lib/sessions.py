@@ -19,7 +19,10 @@ key                 meaning (default)
                     read; ``'explicit'``: the handler calls
                     ``session.acquire_lock()`` / ``release_lock()``
 ``lock_wait``       seconds to wait for a lock before a 503 (10)
-``lock_timeout``    seconds a shared lock outlives a crashed holder (30)
+``lock_timeout``    seconds a file lock outlives a crashed holder (30)
+``lock_lease``      seconds (plus up to 1) a memcached lock outlives a crashed
+                    holder; renewed while its request runs (1)
+``replicas``        memcached nodes that hold each session (1)
 ``name``            the cookie's name (``'session_id'``)
 ``path``            the cookie's path (``'/'``); ``path_header`` names a
                     request header to take it from instead
@@ -239,6 +242,8 @@ class SessionTool(Tool):
                                                      conf.pop('storage_type', None))
         if issubclass(cls, FileSession) and not conf.get('storage_path', cls.storage_path):
             raise ValueError('tools.sessions.storage_path is required for file sessions')
+        if locking != 'explicit' and 'lock_at_init' in getattr(cls, 'config_keys', ()):
+            conf['lock_at_init'] = True  # NOTE: the lock taken with the first read
         hooks = [ToolHook(self._point, self._priority if p is None else p, init, conf)]
         if locking == 'implicit':
             hooks.append(ToolHook(*PRIORITIES['sessions.lock'], _lock_session, {}))
