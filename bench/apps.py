@@ -85,6 +85,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint('session-ram', '/session/ram', TEXT, None, group='sessions', session='ram'),
     Endpoint('session-mc', '/session/memcached', TEXT, None, group='sessions',
              session='memcached'),
+    # Two memcached nodes, each session on both (app.core's replicas = 2;
+    # CherryPy has no replicas: it spreads the sessions over the two nodes).
+    Endpoint('session-mc2', '/session/memcached2', TEXT, None, group='sessions',
+             session='memcached2'),
 ]
 
 #: Group name -> endpoint names; ``--endpoints`` takes either.
@@ -109,7 +113,8 @@ def build(cherrypy: Any, memcached: str | None = None) -> WSGIApp:
     """Build the CherryPy-style app on ``cherrypy`` (real CherryPy or app.core).
 
     The module is passed in, so the very same handler code and config run on
-    both. ``memcached`` (``'host:port'``) enables ``/session/memcached``.
+    both. ``memcached`` (``'host:port'``, or two comma-separated) enables
+    ``/session/memcached`` (on the first) and ``/session/memcached2`` (on both).
     """
     sessions = cherrypy.lib.sessions
 
@@ -139,6 +144,10 @@ def build(cherrypy: Any, memcached: str | None = None) -> WSGIApp:
         def memcached(self) -> str:
             return count()
 
+        @cherrypy.expose
+        def memcached2(self) -> str:
+            return count()
+
     class Root:
         api = Api()
         session = Session()
@@ -166,16 +175,21 @@ def build(cherrypy: Any, memcached: str | None = None) -> WSGIApp:
         '/session/ram': {'tools.sessions.on': True,
                          'tools.sessions.storage_class': sessions.RamSession},
     }
-    if memcached:
+    nodes = memcached.split(',') if memcached else []
+    if nodes:
         config['/session/memcached'] = {
             'tools.sessions.on': True,
             'tools.sessions.storage_class': sessions.MemcachedSession,
-            'tools.sessions.servers': [memcached]}
+            'tools.sessions.servers': nodes[:1]}
         if hasattr(sessions.MemcachedSession, 'setup'):
             # NOTE: CherryPy's sessions.init calls storage_class.setup() only
             # on the process's first session request, so a RamSession request
             # first would leave MemcachedSession without a client (500s).
-            sessions.MemcachedSession.setup(servers=[memcached])
+            # Its client is one per class: the 2-node endpoint shares it.
+            sessions.MemcachedSession.setup(servers=nodes)
+    if len(nodes) > 1:
+        config['/session/memcached2'] = dict(config['/session/memcached'], **{
+            'tools.sessions.servers': nodes[:2], 'tools.sessions.replicas': 2})
     cherrypy.config.update(CP_CONFIG)
     return cherrypy.tree.mount(Root(), '/', config)
 

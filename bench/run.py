@@ -117,12 +117,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _server_args(args: argparse.Namespace, mc: memcached_proc.Memcached | None,
+def _server_args(args: argparse.Namespace, mc: list[memcached_proc.Memcached],
                  server: str) -> list[str]:
     out = ['--port', '0', '--threads', str(args.threads), '--queue', str(args.queue),
            '--timeout', str(args.timeout), '--keepalive-limit', str(args.keepalive_limit),
            '--server', server]
-    return out + (['--memcached', mc.address] if mc else [])
+    return out + (['--memcached', ','.join(m.address for m in mc)] if mc else [])
 
 
 def make_plan(args: argparse.Namespace, memcached: bool) -> Plan:
@@ -134,7 +134,7 @@ def make_plan(args: argparse.Namespace, memcached: bool) -> Plan:
     """
     plan: Plan = []
     for ep in (e for e in apps.ENDPOINTS if e.name in args.endpoints):
-        if ep.session == 'memcached' and not memcached:
+        if (ep.session or '').startswith('memcached') and not memcached:
             print(f'bench: skipping {ep.name}: memcached is not installed '
                   f'(apt-get install memcached)', file=sys.stderr)
             continue
@@ -199,13 +199,17 @@ def measure(args: argparse.Namespace, running: dict[str, servers.Server], plan: 
     return samples
 
 
-def _start_memcached(args: argparse.Namespace) -> memcached_proc.Memcached | None:
-    wanted = 'session-mc' in args.endpoints and set(args.targets) - {'raw'}
-    if not wanted or memcached_proc.binary() is None:
-        return None
-    mc = memcached_proc.start()
-    print(f'memcached: {mc.address}, pid {mc.proc.pid}', file=sys.stderr)
-    return mc
+def _start_memcached(args: argparse.Namespace) -> list[memcached_proc.Memcached]:
+    """One memcached for session-mc, two when session-mc2 runs too."""
+    wanted = [e for e in ('session-mc', 'session-mc2') if e in args.endpoints]
+    if not wanted or not set(args.targets) - {'raw'} or memcached_proc.binary() is None:
+        return []
+    out = []
+    for _ in range(2 if 'session-mc2' in wanted else 1):
+        mc = memcached_proc.start()
+        print(f'memcached: {mc.address}, pid {mc.proc.pid}', file=sys.stderr)
+        out.append(mc)
+    return out
 
 
 #: (server CPUs, wrk CPUs) for taskset, or (None, None) when not pinning.
@@ -227,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     python = servers.ensure_venv()
     running: dict[str, servers.Server] = {}
-    mc: memcached_proc.Memcached | None = None
+    mc: list[memcached_proc.Memcached] = []
     started = time.time()
     try:
         mc = _start_memcached(args)
-        plan = make_plan(args, memcached=mc is not None)
+        plan = make_plan(args, memcached=bool(mc))
         for target in args.targets:
             name, _, server = target.partition('@')
             running[target] = servers.start(python, name, _server_args(args, mc,
@@ -251,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         for target, code in codes.items():
             if code != 0:
                 print(f'bench: {target} server exited {code}', file=sys.stderr)
-        if mc is not None:
-            memcached_proc.stop(mc)
+        for m in mc:
+            memcached_proc.stop(m)
     unclean = any(codes.values())
 
     rows = report.summarize(plan, args.concurrency, samples)

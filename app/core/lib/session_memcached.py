@@ -165,6 +165,8 @@ class MemcachedSession(SerializedSession):
         return best
 
     def _read(self) -> bytes | None:
+        if self._id is not None and self._id == self._own_id:
+            return None  # NOTE: an id made here just now has nothing stored yet
         found: dict[str, bytes | None] = {}
         self._cas = None
         for i, node in enumerate(self._nodes()):
