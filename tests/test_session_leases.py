@@ -176,3 +176,29 @@ def test_two_replicas_on_three_nodes_survive_each_node_dying_and_returning_empty
             proc.stdout.close()
         for n in nodes:
             n.stop()
+
+
+def test_the_kubernetes_setting_puts_each_session_on_two_nodes(monkeypatch):
+    import os
+
+    import app
+    import app.core as cherrypy
+    from helpers import ROOT, call
+    nodes = [Memcached().start(), Memcached().start()]
+    try:
+        monkeypatch.setenv('MEMCACHED_SERVERS', ','.join(n.address for n in nodes))
+        monkeypatch.setenv('APP_TOOLS__SESSIONS__REPLICAS', '2')   # k8s/deployment.yaml
+        cherrypy.config.reset()
+        app.build(os.path.join(ROOT, 'conf', 'prod.conf'))
+        cherrypy.config.update({'log.screen': False})
+        r = call(None, '/api/visits', headers={'Host': 'localhost'})
+        assert r.status == 200
+        sid = r.headers['Set-Cookie'].split(';')[0].split('=', 1)[1]
+        assert all(raw(n).get('session-' + sid) is not None for n in nodes)
+        nodes[0].stop()
+        r = call(None, '/api/visits', headers={'Host': 'localhost',
+                                               'Cookie': 'session_id=' + sid})
+        assert r.status == 200 and b'2' in r.body
+    finally:
+        for n in nodes:
+            n.stop()
