@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 import app.core as cherrypy
 from app.core.lib import memcache
+from app.core.lib.session_memcached import leases
 
 __all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'MEMCACHED_ERRORS', 'MEMCACHED_DOWN',
            'exposition']
@@ -65,6 +66,12 @@ class _ServerCollector:
         yield GaugeMetricFamily('http_server_draining',
                                 '1 while the process drains after SIGTERM, else 0.',
                                 value=1 if cherrypy.engine.draining else 0)
+        yield CounterMetricFamily('session_lease_renewals',
+                                  'Session lock leases renewed for long requests.',
+                                  value=leases.renewed)
+        yield CounterMetricFamily('session_leases_lost',
+                                  'Session lock leases found taken by another request at '
+                                  'renewal (a stalled process).', value=leases.lost)
 
 
 REGISTRY.register(_ServerCollector())

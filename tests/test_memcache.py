@@ -222,3 +222,41 @@ def test_a_broken_listener_is_logged_and_skipped(memcached, caplog, listened):
         health.listeners.remove(broken)
     assert 'metrics exploded' in caplog.text
     assert [n for n, _ex in listened] == [memcached.address]   # the next one still ran
+
+
+def test_caching_shares_the_ring_and_its_failure_rules():
+    from helpers import Memcached
+    nodes = [Memcached().start(), Memcached().start()]
+    try:
+        servers = [n.address for n in nodes]
+        cache = MemcachedCache(servers=servers, key_prefix='ring:', dead_timeout=30)
+        assert cache.shared.ring.nodes == tuple(servers)
+        now = time.time()
+        uris = ['http://h/page%d' % i for i in range(40)]
+        for u in uris:
+            cache.put(u, (), (), CachedResponse('200 OK', [], u.encode(), now, now + 60))
+        per_node = [sum(1 for k in n_keys(n)) for n in nodes]
+        assert all(c > 0 for c in per_node)               # spread over both nodes
+        nodes[0].stop()
+        hits = [u for u in uris if cache.lookup(u, {})[1] is not None]
+        assert 0 < len(hits) < len(uris)                  # the dead node's entries miss
+        for u in uris:                                    # and go to the other node now
+            cache.put(u, (), (), CachedResponse('200 OK', [], u.encode(), now, now + 60))
+        assert all(cache.lookup(u, {})[1].body == u.encode() for u in uris)
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def n_keys(node):
+    """The keys a memcached node holds (its lru_crawler metadump)."""
+    import socket
+    with socket.create_connection(('127.0.0.1', node.port), timeout=2) as s:
+        s.sendall(b'lru_crawler metadump all\r\n')
+        data = b''
+        while not data.endswith(b'END\r\n'):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return [ln.split()[0] for ln in data.splitlines() if ln.startswith(b'key=')]

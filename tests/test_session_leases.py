@@ -56,6 +56,10 @@ def test_a_lease_is_renewed_for_as_long_as_its_request_runs(memcached):
     # Three lease lengths: without renewal the lock would have expired twice.
     wait_until(lambda: time.monotonic() - t0 > 3, 5, 'time did not pass')
     assert session_memcached.leases.renewed >= renewed + 6
+    from app import metrics
+    body = metrics.exposition()[1].decode()
+    line = [ln for ln in body.splitlines() if ln.startswith('session_lease_renewals_total ')]
+    assert line and float(line[0].split()[1]) >= renewed + 6
     other = MemcachedSession(a.id, servers=[memcached.address], lock_wait=0.3)
     with pytest.raises(StorageUnavailable, match='locked by another request'):
         other.acquire_lock()
