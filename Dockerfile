@@ -17,12 +17,13 @@ RUN useradd --no-log-init --create-home --uid 10001 --user-group --shell /usr/sb
 WORKDIR /app
 USER 10001:10001
 
-# Dependency layer: only pyproject.toml, so editing code reuses this layer.
-# The runtime dependencies are read from pyproject.toml, their one source.
-COPY --chown=10001:10001 pyproject.toml ./
+# Dependency layer: only the lock file, so editing code reuses this layer.
+# requirements.lock pins every run-time dependency with its hashes
+# (generated from pyproject.toml; see the README), so every build installs
+# the same bytes.
+COPY --chown=10001:10001 requirements.lock ./
 RUN python -m venv "$VIRTUAL_ENV" \
-    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > "$VIRTUAL_ENV/requirements.txt" \
-    && pip install --no-cache-dir -r "$VIRTUAL_ENV/requirements.txt"
+    && pip install --no-cache-dir --require-hashes -r requirements.lock
 
 # Code layer. tests/, conf/ and testing.sh come along so the image can test
 # itself (./testing.sh reuses this venv and adds the [test] extra).

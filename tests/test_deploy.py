@@ -177,7 +177,7 @@ def test_dockerfile_user_cmd_healthcheck():
 
 def test_dockerfile_installs_dependencies_before_copying_the_code():
     steps = _dockerfile()
-    copy_pyproject = _index(steps, lambda i, a: i == "COPY" and a.split()[-2:-1] == ["pyproject.toml"])
+    copy_pyproject = _index(steps, lambda i, a: i == "COPY" and a.split()[-2:-1] == ["requirements.lock"])
     deps = _index(steps, lambda i, a: i == "RUN" and "pip install" in a and "-r" in a)
     copy_all = _index(steps, lambda i, a: i == "COPY" and a.split()[-2:] == [".", "."])
     assert -1 not in (copy_pyproject, deps, copy_all), steps
@@ -253,3 +253,24 @@ def test_scripts_parse(script):
     assert "set -euo pipefail" in path.read_text()
     res = subprocess.run([bash, "-n", str(path)], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_lock_file_pins_pyproject_dependencies_with_hashes():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    text = (ROOT / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.M))
+    pins = {canonicalize_name(k): v for k, v in pins.items()}
+    blocks = [b for b in re.split(r"^(?=[A-Za-z])", text, flags=re.M) if b[:1].isalpha()]
+    assert pins and len(blocks) == len(pins) and all("--hash=sha256:" in b for b in blocks)
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for dep in data["project"]["dependencies"]:
+        req = Requirement(dep)
+        name = canonicalize_name(req.name)
+        assert name in pins, "%s is not in requirements.lock (run pip-compile)" % name
+        assert req.specifier.contains(pins[name]), \
+            "requirements.lock pins %s==%s outside %s" % (name, pins[name], req.specifier)
+        assert not list(req.specifier.filter(["999"])), "%s has no upper bound" % name
+    docker = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in docker
+    assert "/opt/" not in text and "--find-links" not in text   # nothing of this machine
