@@ -95,7 +95,7 @@ def test_deployment_probes_and_shutdown(rendered):
         port = app[probe]["httpGet"]["port"]
         assert port in ports or port in ports.values(), f"{probe} port {port!r} is not declared"
     assert ports["http"] == 8080
-    assert dep["spec"]["replicas"] >= 3
+    assert "replicas" not in dep["spec"], "the HPA owns the count; apply would reset it"
     # The app drains by itself (tests/test_drain.py checks the grace period).
     assert "lifecycle" not in app, "a preStop sleep only delays the app's own drain"
     drain = _prod_conf("engine.drain_seconds", 0) + _prod_conf("server.shutdown_timeout", 5)
@@ -148,12 +148,56 @@ def test_pdb_and_hpa_target_the_deployment(rendered):
     labels = dep["spec"]["template"]["metadata"]["labels"]
     pdb = _one(rendered, "PodDisruptionBudget", "cherry-service")
     assert _matches(pdb["spec"]["selector"], labels)
-    assert pdb["spec"]["minAvailable"] < dep["spec"]["replicas"], "the PDB would block every drain"
+    assert pdb["spec"]["maxUnavailable"] == 1 and "minAvailable" not in pdb["spec"]
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     hpa = _one(rendered, "HorizontalPodAutoscaler", "cherry-service")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"]["name"] == "cherry-service"
-    assert hpa["spec"]["minReplicas"] <= dep["spec"]["replicas"] <= hpa["spec"]["maxReplicas"]
+    assert 3 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_every_object_has_the_recommended_labels_and_selectors_name_the_instance(rendered):
+    for obj in rendered:
+        labels = obj["metadata"].get("labels", {})
+        for key in ("name", "instance", "version", "component", "part-of", "managed-by"):
+            assert "app.kubernetes.io/" + key in labels, (obj["kind"], obj["metadata"]["name"], key)
+        spec = obj.get("spec", {})
+        sel = spec.get("selector") or spec.get("podSelector")
+        if isinstance(sel, dict):
+            match = sel.get("matchLabels", sel)
+            assert "app.kubernetes.io/instance" in match, (obj["kind"], obj["metadata"]["name"])
+        template = spec.get("template")
+        if template:
+            assert "app.kubernetes.io/instance" in template["metadata"]["labels"]
+
+
+def test_memcached_admits_only_the_app_and_the_app_only_its_port(rendered):
+    dep = _one(rendered, "Deployment", "cherry-service")
+    app_labels = dep["spec"]["template"]["metadata"]["labels"]
+    sts = _one(rendered, "StatefulSet", "memcached")
+    mc = _one(rendered, "NetworkPolicy", "memcached")
+    assert _matches(mc["spec"]["podSelector"], sts["spec"]["template"]["metadata"]["labels"])
+    [rule] = mc["spec"]["ingress"]
+    [source] = rule["from"]
+    assert _matches(source["podSelector"], app_labels) and rule["ports"] == [
+        {"protocol": "TCP", "port": 11211}]
+    web = _one(rendered, "NetworkPolicy", "cherry-service")
+    assert _matches(web["spec"]["podSelector"], app_labels)
+    assert [r["ports"] for r in web["spec"]["ingress"]] == [[{"protocol": "TCP", "port": 8080}]]
+
+
+def test_the_config_comes_from_a_generated_configmap(rendered):
+    dep = _one(rendered, "Deployment", "cherry-service")
+    pod = dep["spec"]["template"]["spec"]
+    [cm] = [o for o in rendered if o["kind"] == "ConfigMap"]
+    assert cm["metadata"]["name"].startswith("cherry-service-config-")   # hashed: rolls pods
+    assert cm["data"]["prod.conf"] == (ROOT / "conf" / "prod.conf").read_text()
+    [vol] = [v for v in pod["volumes"] if "configMap" in v]
+    assert vol["configMap"]["name"] == cm["metadata"]["name"]
+    [c] = pod["containers"]
+    [mount] = [m for m in c["volumeMounts"] if m["name"] == vol["name"]]
+    assert c["args"][-1] == mount["mountPath"] + "/prod.conf"
 
 
 # --- Dockerfile ---------------------------------------------------------------
