@@ -30,6 +30,19 @@ RUN python -m venv "$VIRTUAL_ENV" \
 COPY --chown=10001:10001 . .
 RUN pip install --no-cache-dir --no-deps .
 
+# Build information: GET /version and the app_info metric report it.
+#   docker build --build-arg GIT_COMMIT="$(git rev-parse HEAD)" \
+#       --build-arg BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
+ARG VERSION=0.1.0
+ARG GIT_COMMIT=unknown
+ARG BUILD_TIME=unknown
+ENV BUILD_COMMIT=$GIT_COMMIT \
+    BUILD_TIME=$BUILD_TIME
+LABEL org.opencontainers.image.title="cherry-service" \
+      org.opencontainers.image.version=$VERSION \
+      org.opencontainers.image.revision=$GIT_COMMIT \
+      org.opencontainers.image.created=$BUILD_TIME
+
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -24,7 +24,9 @@ run_docker() {
 
     # An old container of the same name would make `docker run --name` fail.
     docker rm -f "$IMAGE" >/dev/null 2>&1 || true
-    docker build -t "$IMAGE" .
+    docker build -t "$IMAGE" \
+        --build-arg GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+        --build-arg BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
     # Test the very image that is about to run; a failure stops here.
     docker run --rm "$IMAGE" ./testing.sh
     local tty=(-i)

@@ -15,6 +15,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,6 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 import app.core as cherrypy
 from app.core.lib import memcache
 from app.core.lib.session_memcached import leases
+
+from .build_info import build_info
 
 __all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'MEMCACHED_ERRORS', 'MEMCACHED_DOWN',
            'exposition']
@@ -40,6 +43,8 @@ MEMCACHED_ERRORS = Counter('memcached_errors_total',
 MEMCACHED_DOWN = Gauge('memcached_nodes_down', 'Memcached nodes currently in an outage.',
                        registry=REGISTRY)
 MEMCACHED_DOWN.set_function(lambda: len(memcache.health.down))
+APP_INFO = Info('app', 'This build: version, git commit, build time.', registry=REGISTRY)
+APP_INFO.info(build_info())
 
 
 class _ServerCollector:

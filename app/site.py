@@ -8,6 +8,7 @@ import app.core as cherrypy
 from app.core.lib.static import serve_file
 
 from . import metrics
+from .build_info import build_info
 
 __all__ = ['Root', 'Api', 'STATIC_DIR', 'app_config']
 
@@ -51,6 +52,12 @@ class Root:
     """``/``: the landing page, and the service endpoints beside it."""
 
     api = Api()
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def version(self) -> dict[str, str]:
+        """This build: version, git commit and build time."""
+        return build_info()
 
     @cherrypy.expose
     def index(self) -> Any:

@@ -119,3 +119,20 @@ def test_an_error_under_static_drops_the_routes_cache_headers():
         assert r.status in (403, 404), (path, r.status)
         assert 'Cache-Control' not in r.headers, (path, r.headers)
         assert r.headers['Content-Type'] == 'text/html;charset=utf-8'
+
+
+def test_version_and_app_info_report_the_build(monkeypatch):
+    from app import build_info, metrics
+    monkeypatch.setenv('BUILD_COMMIT', 'abc123')
+    monkeypatch.setenv('BUILD_TIME', '2026-12-01T12:00:00Z')
+    info = build_info.build_info()
+    assert info == {'version': '0.1.0', 'commit': 'abc123', 'built': '2026-12-01T12:00:00Z'}
+    build()
+    r = call(None, '/version')
+    assert r.status == 200 and r.headers['Content-Type'] == 'application/json'
+    assert r.json() == info
+    monkeypatch.delenv('BUILD_COMMIT')
+    assert build_info.build_info()['commit'] == 'unknown'
+    metrics.APP_INFO.info(info)
+    body = metrics.exposition()[1].decode()
+    assert 'app_info{built="2026-12-01T12:00:00Z",commit="abc123",version="0.1.0"} 1.0' in body

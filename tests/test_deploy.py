@@ -318,3 +318,20 @@ def test_the_lock_file_pins_pyproject_dependencies_with_hashes():
     docker = (ROOT / "Dockerfile").read_text()
     assert "--require-hashes -r requirements.lock" in docker
     assert "/opt/" not in text and "--find-links" not in text   # nothing of this machine
+
+
+def test_the_image_carries_its_build_information():
+    steps = _dockerfile()
+    args = {a.split("=")[0] for i, a in steps if i == "ARG"}
+    assert {"VERSION", "GIT_COMMIT", "BUILD_TIME"} <= args
+    env = " ".join(a for i, a in steps if i == "ENV")
+    assert "BUILD_COMMIT=$GIT_COMMIT" in env and "BUILD_TIME=$BUILD_TIME" in env
+    labels = " ".join(a for i, a in steps if i == "LABEL")
+    for key in ("version=$VERSION", "revision=$GIT_COMMIT", "created=$BUILD_TIME"):
+        assert "org.opencontainers.image." + key in labels
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert "ARG VERSION=%s" % version in (ROOT / "Dockerfile").read_text()
+    assert "--build-arg GIT_COMMIT=" in (ROOT / "run.sh").read_text()
+    kustomization = (ROOT / "k8s" / "kustomization.yaml").read_text()
+    assert 'app.kubernetes.io/version: "%s"' % version in kustomization
+    assert 'newTag: "%s"' % version in kustomization
