@@ -250,7 +250,7 @@ def test_dockerfile_replay_understands_every_instruction(tmp_path):
     build = (tmp_path / "build.sh").read_text()
     assert "pip install" in build
     # Every absolute path under WORKDIR moved into the temp root.
-    steps = [ln for ln in build.splitlines() if not ln.startswith("echo ")]
+    steps = [ln for ln in build.splitlines() if not ln.startswith(("echo ", "#"))]
     leaks = [ln for ln in steps if re.search(r"(?<![\w./-])/app\b", ln.replace(str(tmp_path), ""))]
     assert not leaks, "the replay would write outside its temp dir"
 
@@ -270,7 +270,11 @@ def test_compose_has_app_and_memcached():
     assert re.search(r"MEMCACHED_SERVERS:\s*\"?memcached:11211", text)
     assert "memcached:1.6-alpine" in text
     assert re.search(r"^    healthcheck:", text, re.M) and "/healthcheck" in text
-    assert re.search(r'"8080:8080"', text)
+    assert re.search(r'"127.0.0.1:8080:8080"', text), "publish on loopback only"
+    assert not re.search(r'^\s+- "\d+:\d+"', text, re.M)
+    memcached = text[text.index("\n  memcached:"):]
+    assert "healthcheck:" in memcached and "11211" in memcached
+    assert "condition: service_healthy" in text
 
 
 def test_pyproject_dependencies_and_coverage_gate():
@@ -335,3 +339,10 @@ def test_the_image_carries_its_build_information():
     kustomization = (ROOT / "k8s" / "kustomization.yaml").read_text()
     assert 'app.kubernetes.io/version: "%s"' % version in kustomization
     assert 'newTag: "%s"' % version in kustomization
+
+
+def test_the_github_workflow_runs_the_ci_script():
+    text = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert re.search(r"^on:\n  push:\n  pull_request:", text, re.M)
+    assert 'python-version: "3.11"' in text
+    assert re.search(r"^      - run: .*CI=true bash \.ci/run$", text, re.M)
