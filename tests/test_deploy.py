@@ -346,3 +346,34 @@ def test_the_github_workflow_runs_the_ci_script():
     assert re.search(r"^on:\n  push:\n  pull_request:", text, re.M)
     assert 'python-version: "3.11"' in text
     assert re.search(r"^      - run: .*CI=true bash \.ci/run$", text, re.M)
+
+
+_RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                       "persistentVolumeClaim", "projected", "secret"}
+
+
+def test_every_pod_template_meets_the_restricted_pod_security_standard(rendered):
+    """The checks of Kubernetes' "restricted" profile, on each pod template; the
+    namespace also enforces it (namespace.yaml)."""
+    [ns] = [o for o in rendered if o["kind"] == "Namespace"]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    templates = [o for o in rendered if o["kind"] in ("Deployment", "StatefulSet")]
+    assert len(templates) == 2
+    for obj in templates:
+        assert obj["metadata"]["namespace"] == ns["metadata"]["name"]
+        pod = obj["spec"]["template"]["spec"]
+        where = obj["metadata"]["name"]
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not pod.get(key), (where, key)
+        psc = pod.get("securityContext", {})
+        assert psc.get("runAsNonRoot") is True and psc.get("runAsUser", 1) != 0, where
+        assert psc.get("seccompProfile", {}).get("type") in ("RuntimeDefault", "Localhost")
+        for vol in pod.get("volumes", []):
+            assert set(vol) - {"name"} <= _RESTRICTED_VOLUMES, (where, vol)
+        for c in pod["containers"] + pod.get("initContainers", []):
+            sc = c.get("securityContext", {})
+            assert sc.get("allowPrivilegeEscalation") is False, (where, c["name"])
+            assert not sc.get("privileged"), (where, c["name"])
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], (where, c["name"])
+            assert set(sc.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}
+            assert not any("hostPort" in p for p in c.get("ports", [])), (where, c["name"])
