@@ -18,6 +18,7 @@ def build(config_path: str | None = None) -> Any:
     """Apply ``config_path`` (global and per-path sections) and mount the app at ``/``."""
     import app.core as cherrypy
 
+    from . import metrics
     from .site import Root, app_config
 
     path = config_path or DEFAULT_CONFIG
@@ -26,4 +27,5 @@ def build(config_path: str | None = None) -> Any:
     cherrypy.config.update(path)
     application = cherrypy.tree.mount(Root(), '', app_config())
     application.merge(path)
+    metrics.serve_on_own_port()
     return application

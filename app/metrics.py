@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 import app.core as cherrypy
 from app.core.lib import memcache
 from app.core.lib.session_memcached import leases
+from app.core.server import Server
 
 from .build_info import build_info
 
@@ -131,6 +133,44 @@ class MetricsTool(cherrypy.Tool):
 def exposition() -> tuple[str, bytes]:
     """Return ``(content_type, body)`` for ``/metrics``."""
     return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+
+
+def metrics_app(environ: dict, start_response: Any) -> list[bytes]:
+    """The metrics port's WSGI app: ``GET /metrics``, and 404 for anything else."""
+    if environ.get('PATH_INFO') != '/metrics' or environ.get('REQUEST_METHOD') not in (
+            'GET', 'HEAD'):
+        start_response('404 Not Found', [('Content-Type', 'text/plain'),
+                                         ('Content-Length', '10')])
+        return [b'Not Found\n']
+    ctype, body = exposition()
+    start_response('200 OK', [('Content-Type', ctype), ('Content-Length', str(len(body)))])
+    return [body] if environ['REQUEST_METHOD'] == 'GET' else []
+
+
+_metrics_server: Any = None
+
+
+def serve_on_own_port() -> None:
+    """Serve ``/metrics`` on ``metrics.port`` (if set) with the engine, beside the app.
+
+    Its server starts and stops with the engine; it has two workers and no
+    drain (Prometheus simply retries).
+    """
+    global _metrics_server
+    if _metrics_server is not None:
+        cherrypy.engine.unsubscribe('start', _metrics_server.start)
+        cherrypy.engine.unsubscribe('stop', _metrics_server.stop)
+        _metrics_server = None
+    port = cherrypy.config.get('metrics.port')
+    if not port:
+        return
+    server = Server(metrics_app)
+    server.socket_host = cherrypy.config.get('server.socket_host', '127.0.0.1')
+    server.socket_port = int(port)
+    server.thread_pool = 2
+    cherrypy.engine.subscribe('start', server.start, priority=76)
+    cherrypy.engine.subscribe('stop', server.stop, priority=25)
+    _metrics_server = server
 
 
 cherrypy.tools.metrics = MetricsTool()

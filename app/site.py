@@ -99,7 +99,13 @@ class Root:
 
     @cherrypy.expose
     def metrics(self) -> bytes:
-        """Prometheus metrics, text exposition format."""
+        """Prometheus metrics, text exposition format.
+
+        404 here when ``metrics.port`` serves them on a port of their own
+        (production: the public port must not show them).
+        """
+        if cherrypy.config.get('metrics.port'):
+            raise cherrypy.NotFound()
         ctype, body = metrics.exposition()
         cherrypy.response.headers['Content-Type'] = ctype
         return body

@@ -184,7 +184,20 @@ def test_memcached_admits_only_the_app_and_the_app_only_its_port(rendered):
         {"protocol": "TCP", "port": 11211}]
     web = _one(rendered, "NetworkPolicy", "cherry-service")
     assert _matches(web["spec"]["podSelector"], app_labels)
-    assert [r["ports"] for r in web["spec"]["ingress"]] == [[{"protocol": "TCP", "port": 8080}]]
+    assert [r["ports"] for r in web["spec"]["ingress"]] == [[{"protocol": "TCP", "port": 8080}],
+                                                           [{"protocol": "TCP", "port": 9090}]]
+
+
+def test_metrics_are_scraped_on_a_port_the_load_balancer_does_not_expose(rendered):
+    dep = _one(rendered, "Deployment", "cherry-service")
+    pod = dep["spec"]["template"]
+    [c] = pod["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert env["APP_METRICS__PORT"] == str(ports["metrics"])
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(ports["metrics"])
+    svc = _one(rendered, "Service", "cherry-service")
+    assert [p["targetPort"] for p in svc["spec"]["ports"]] == ["http"]
 
 
 def test_the_config_comes_from_a_generated_configmap(rendered):

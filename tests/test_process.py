@@ -5,6 +5,7 @@ import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -166,3 +167,23 @@ def test_bad_port_environment_fails_clearly(port_value):
                        env=dict(os.environ, PYTHONPATH=ROOT, PORT=port_value),
                        capture_output=True, timeout=30, text=True)
     assert r.returncode != 0 and 'PORT' in r.stderr
+
+
+def test_metrics_on_their_own_port_and_404_on_the_public_one():
+    from helpers import free_port
+    metrics_port = free_port()
+    proc, port = start_app_process(['-m', 'app', '--config', 'conf/prod.conf'], env={
+        'APP_METRICS__PORT': str(metrics_port), 'APP_ENGINE__DRAIN_SECONDS': '0',
+        'HOST': '127.0.0.1', 'APP_LOG__SCREEN': 'False'})
+    try:
+        assert get(port, '/healthcheck')[0] == 200
+        assert get(port, '/metrics')[0] == 404
+        status, body, headers = get(metrics_port, '/metrics')
+        assert status == 200 and headers['content-type'].startswith('text/plain')
+        assert b'http_requests_total{code="200",handler="Root.healthcheck"' in body
+        assert b'\napp_info{' in body
+        assert get(metrics_port, '/healthcheck')[0] == 404   # only /metrics there
+    finally:
+        assert stop(proc) == 0
+    with socket.socket() as s:      # the metrics server stopped with the engine
+        assert s.connect_ex(('127.0.0.1', metrics_port)) != 0
