@@ -214,6 +214,8 @@ def finalize(request: Request, response: Response) -> None:
                     n += len(chunk)
                 dict.__setitem__(headers, 'Content-Length', str(n))
     response.output_status = status
+    if log.json:
+        headers['X-Request-ID'] = request.unique_id  # NOTE: the id its log line carries
     h = list(dict.items(headers))
     # NOTE: HeaderMap makes text values safe as they are set; anything else
     # (an int, bytes, a plain dict put in place of the HeaderMap) is made

@@ -6,8 +6,11 @@ Both are built once per request from the WSGI environ; the costly parts
 from __future__ import annotations
 
 import http.cookies
+import re
 from collections.abc import Callable
+from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4 as _uuid4
 
 from . import _serving
 from .body import RequestBody, parse_query_string
@@ -28,6 +31,9 @@ _THROWS = (KeyboardInterrupt, SystemExit)
 
 #: What a new Request holds for each settable attribute (``request.<attr>``
 #: config equal to its default is skipped when a route's plan is built).
+#: An incoming X-Request-ID kept as this request's id (else one is made).
+_REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,128}')
+
 REQUEST_DEFAULTS: dict[str, Any] = {
     'session': None, 'show_tracebacks': True, 'show_mismatched_params': True,
     'error_page': _EMPTY, 'process_request_body': True, 'closed': False,
@@ -65,6 +71,8 @@ class Request:
         '_json_inner_handler',
         # Parsed from the environ on first use, or set to override it.
         '_params', '_headers', '_cookie', '_body', '_remote', '_local', '_base',
+        # When the request arrived (perf_counter), and its id (unique_id).
+        'started', '_unique_id',
         # Attributes a program sets that are not declared above.
         'extra',
     )
@@ -120,6 +128,8 @@ class Request:
         self._remote: Host | None = None
         self._local: Host | None = None
         self._base: str | None = None
+        self.started = _perf_counter()
+        self._unique_id: str | None = None
         self.extra: dict[str, Any] | None = None
 
     # NOTE: query_string, server_protocol, protocol and scheme live in the
@@ -162,6 +172,21 @@ class Request:
     @scheme.setter
     def scheme(self, value: str) -> None:
         self.environ['wsgi.url_scheme'] = value
+
+    @property
+    def unique_id(self) -> str:
+        """This request's id: a well-formed ``X-Request-ID`` it came with, else a new one.
+
+        The JSON logs carry it, and with ``log.json`` on it is echoed as the
+        response's ``X-Request-ID``. A value of 1 to 128 letters, digits
+        and ``-_.:`` is kept; anything else is replaced (no forged log field).
+        """
+        rid = self._unique_id
+        if rid is None:
+            given = self.environ.get('HTTP_X_REQUEST_ID')
+            rid = self._unique_id = given if given and _REQUEST_ID.fullmatch(given) \
+                else _uuid4().hex
+        return rid
 
     @property
     def request_line(self) -> str:
