@@ -1,5 +1,8 @@
 # cherry-service: one process per container, served by cheroot on :8080.
-# Build: docker build -t cherry-service .   Test inside: docker run --rm cherry-service ./testing.sh
+# Build: docker build -t cherry-service .
+# Test inside: docker run --rm --network host cherry-service ./testing.sh
+#   (testing.sh installs the [test] extra from PyPI at that point: the image
+#   itself carries only the run-time dependencies and memcached).
 # .ci/dockerfile-steps.sh replays these steps without Docker, so keep every
 # instruction in a form it understands (shell-form RUN, exec-form CMD).
 FROM python:3.11-slim
@@ -9,6 +12,14 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/app/.venv \
     PATH=/app/.venv/bin:$PATH
+
+# memcached, for ./testing.sh inside the image only (`./run.sh docker` tests
+# the very image it runs, and the session tests start real memcached
+# processes); the service never starts it. Under 1 MB with libevent.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends memcached \
+    && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric non-root uid: Kubernetes' runAsNonRoot can only verify a
 # numeric USER.

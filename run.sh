@@ -7,7 +7,10 @@
 #                             # container (they replace its CMD)
 #
 # Needs only Python 3.11+ (python3 on PATH, or PYTHON=/path/to/python) for the
-# first form, and a running Docker engine for the second.
+# first form, and a running Docker engine for the second. DOCKER_NETWORK=host
+# builds, tests and serves on the host's network (an engine without a
+# bridge, as on this project's CI machine); the test run inside the image
+# installs the [test] extra from PyPI, so it needs a network either way.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -24,17 +27,23 @@ run_docker() {
 
     # An old container of the same name would make `docker run --name` fail.
     docker rm -f "$IMAGE" >/dev/null 2>&1 || true
-    docker build -t "$IMAGE" \
+    local net=()
+    [[ -n "${DOCKER_NETWORK:-}" ]] && net=(--network "$DOCKER_NETWORK")
+    docker build "${net[@]}" -t "$IMAGE" \
         --build-arg GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
         --build-arg BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
     # Test the very image that is about to run; a failure stops here.
-    docker run --rm "$IMAGE" ./testing.sh
+    docker run --rm "${net[@]}" "$IMAGE" ./testing.sh
     local tty=(-i)
     [[ -t 0 && -t 1 ]] && tty=(-ti)
+    local publish=(-p "${PORT:-8080}:8080")
+    if [[ "${DOCKER_NETWORK:-}" == host ]]; then
+        publish=(-e "HOST=${HOST:-127.0.0.1}" -e "PORT=${PORT:-8080}")
+    fi
     # NOTE: docker stop waits 10 s before SIGKILL; the image's drain (10 s)
     # plus shutdown timeout (20 s) needs more.
     exec docker run --rm "${tty[@]}" --stop-timeout 35 --name "$IMAGE" \
-        -p "${PORT:-8080}:8080" "$IMAGE" "$@"
+        "${net[@]}" "${publish[@]}" "$IMAGE" "$@"
 }
 
 run_local() {

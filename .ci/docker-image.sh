@@ -16,7 +16,8 @@
 # Checks: the build; uid 10001; /healthcheck, /readyz and /version answer
 # 200; the HEALTHCHECK reaches healthy; it serves with --read-only --tmpfs
 # /tmp --cap-drop ALL --security-opt no-new-privileges; docker stop exits 0
-# within the grace period. Prints the image's size and how long each step
+# within the grace period; ./testing.sh passes inside the image (as
+# ./run.sh docker runs it). Prints the image's size and how long each step
 # took.
 set -euo pipefail
 
@@ -129,4 +130,11 @@ code=$(docker inspect -f '{{.State.ExitCode}}' "$CID")
 say "docker stop: exit 0 after $took s (grace $GRACE s)"
 docker rm "$CID" >/dev/null
 CID=""
+
+# ./run.sh docker's test step: the suite inside the very image (it installs
+# the [test] extra from PyPI first; memcached is in the image).
+test_start=$SECONDS
+docker run --rm --network host "$IMAGE" ./testing.sh > "${TMPDIR:-/tmp}/cherry-image-tests.log" 2>&1 \
+    || { tail -40 "${TMPDIR:-/tmp}/cherry-image-tests.log" >&2; die "./testing.sh failed inside the image"; }
+say "./testing.sh passed inside the image in $((SECONDS - test_start)) s: $(grep -E '^=+ .* in ' "${TMPDIR:-/tmp}/cherry-image-tests.log" | tail -1 | tr -d '=')"
 say "OK"

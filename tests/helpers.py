@@ -150,6 +150,13 @@ def wait_port(port: int, timeout: float = 15) -> None:
     raise TimeoutError('nothing listens on port %d' % port)
 
 
+def require_memcached() -> None:
+    """Skip the calling test when the memcached binary is not installed (as the fixture)."""
+    import pytest
+    if shutil.which('memcached') is None:
+        pytest.skip('memcached binary not installed (apt-get install memcached)')
+
+
 class Memcached:
     """A real memcached on a free loopback port, stopped by PID."""
 

@@ -225,7 +225,8 @@ def test_a_broken_listener_is_logged_and_skipped(memcached, caplog, listened):
 
 
 def test_caching_shares_the_ring_and_its_failure_rules():
-    from helpers import Memcached
+    from helpers import Memcached, require_memcached
+    require_memcached()
     nodes = [Memcached().start(), Memcached().start()]
     try:
         servers = [n.address for n in nodes]

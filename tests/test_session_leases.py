@@ -17,7 +17,7 @@ from app.core.lib import session_memcached
 from app.core.lib.memcache import close_clients
 from app.core.lib.sessions import MemcachedSession, StorageUnavailable
 
-from helpers import Memcached, start_app_process
+from helpers import Memcached, require_memcached, start_app_process
 from test_sessions_memcached import _request, _stop
 
 
@@ -121,6 +121,7 @@ def test_a_lock_whose_holder_was_killed_frees_within_the_lease(memcached, tmp_pa
 
 
 def test_two_replicas_on_three_nodes_survive_each_node_dying_and_returning_empty(tmp_path):
+    require_memcached()
     nodes = [Memcached().start() for _ in range(3)]
     servers = ','.join(n.address for n in nodes)
     procs = []
@@ -188,6 +189,7 @@ def test_the_kubernetes_setting_puts_each_session_on_two_nodes(monkeypatch):
     import app
     import app.core as cherrypy
     from helpers import ROOT, call
+    require_memcached()
     nodes = [Memcached().start(), Memcached().start()]
     try:
         monkeypatch.setenv('MEMCACHED_SERVERS', ','.join(n.address for n in nodes))
