@@ -5,6 +5,7 @@
 #   ./run.sh docker [args]    # build the image, run ./testing.sh inside it,
 #                             # then run it on ${PORT:-8080}; args go to the
 #                             # container (they replace its CMD)
+#   ./run.sh rename NAME      # rename the service everywhere (then commit)
 #
 # Needs only Python 3.11+ (python3 on PATH, or PYTHON=/path/to/python) for the
 # first form, and a running Docker engine for the second. DOCKER_NETWORK=host
@@ -80,6 +81,7 @@ with open("pyproject.toml", "rb") as f:
 case "${1:-}" in
     "") run_local ;;
     docker) shift; run_docker "$@" ;;
-    -h|--help) sed -n '2,10p' "$SELF" | sed 's/^# \{0,1\}//' ;;
+    rename) shift; exec "${PYTHON:-python3}" scripts/rename.py "$@" ;;
+    -h|--help) sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown argument '$1' (try ./run.sh --help)" ;;
 esac
