@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 import app.core as cherrypy
 from app.core.lib import cptools
 
@@ -380,3 +382,17 @@ def test_trailing_slash_redirect_keeps_the_script_name():
     r = call(None, '/app/sub')
     assert r.status == 301 and r.headers['Location'] == 'http://127.0.0.1/app/sub/'
 
+
+
+@pytest.mark.parametrize('method, status', [('GET', 301), ('HEAD', 301), ('POST', 308),
+                                            ('PUT', 308), ('PATCH', 308), ('DELETE', 308)])
+def test_the_trailing_slash_redirect_keeps_the_method_of_a_non_get(method, status):
+    class Root:
+        class api:  # noqa: N801
+            @cherrypy.expose
+            def index(self, **kw):
+                return 'api %s' % cherrypy.request.method
+    cherrypy.tree.mount(Root(), '', {'/': {'tools.trailing_slash.on': True}})
+    r = call(None, '/api', method=method, body=b'{}' if method not in ('GET', 'HEAD') else b'',
+             headers={'Content-Type': 'application/json'})
+    assert r.status == status and r.headers['Location'] == 'http://127.0.0.1/api/'

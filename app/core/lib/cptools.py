@@ -20,20 +20,25 @@ __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
 
 def trailing_slash(missing: bool = True, extra: bool = False, status: int | None = None,
                    debug: bool = False) -> None:
-    """Redirect (301) an index URL without its slash; optionally strip extra ones.
+    """Redirect an index URL without its slash; optionally strip extra ones.
 
-    The query string is kept.
+    The query string is kept. The redirect is 301 for GET and HEAD and 308
+    for other methods: clients turn a 301 to a POST into a GET and drop its
+    body, while a 308 keeps the method and the body (RFC 9110 15.4.9).
+    CherryPy answers 301 to every method. ``status`` overrides both.
     """
     request = _serving.current()
     pi = request.path_info
     if request.is_index is True:
         if missing and not pi.endswith('/'):
-            new_url = _url(request, pi + '/')
-            raise HTTPRedirect(new_url, status=status or 301)
+            raise HTTPRedirect(_url(request, pi + '/'), status=status or _status(request))
     elif request.is_index is False:
         if extra and pi.endswith('/') and pi != '/':
-            new_url = _url(request, pi[:-1])
-            raise HTTPRedirect(new_url, status=status or 301)
+            raise HTTPRedirect(_url(request, pi[:-1]), status=status or _status(request))
+
+
+def _status(request: Any) -> int:
+    return 301 if request.method in ('GET', 'HEAD') else 308
 
 
 def _url(request: Any, path: str) -> str:
