@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 import app.core as cherrypy
+from app.core.lib.jsontools import problem_page
 from app.core.lib.static import serve_file
 
 from . import metrics
@@ -116,6 +117,10 @@ def app_config() -> dict[str, dict[str, Any]]:
     return {
         '/': {
             'tools.metrics.on': True,
+        },
+        # Every error under /api is RFC 9457 problem details, not an HTML page.
+        '/api': {
+            'error_page.default': problem_page,
         },
         '/static': {
             'tools.staticdir.on': True,

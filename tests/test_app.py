@@ -6,6 +6,8 @@ import os
 import signal
 import time
 
+import pytest
+
 import app.core as cherrypy
 from app import CONF_DIR, build
 
@@ -136,3 +138,30 @@ def test_version_and_app_info_report_the_build(monkeypatch):
     metrics.APP_INFO.info(info)
     body = metrics.exposition()[1].decode()
     assert 'app_info{built="2026-12-01T12:00:00Z",commit="abc123",version="0.1.0"} 1.0' in body
+
+
+@pytest.mark.parametrize('path, method, headers, status', [
+    ('/api/items/abc', 'GET', {}, 400),          # the handler's own HTTPError
+    ('/api/nope', 'GET', {}, 404),
+    ('/api/items/1', 'POST', {'Content-Length': ''}, 411),
+])
+def test_errors_under_api_are_problem_details(path, method, headers, status):
+    build(os.path.join(CONF_DIR, 'prod.conf'))
+    cherrypy.config.update({'log.screen': False})
+    r = call(None, path, method=method, headers=dict(headers, Host='localhost'))
+    assert r.status == status and r.headers['Content-Type'] == 'application/problem+json'
+    doc = r.json()
+    assert doc['status'] == status and doc['type'] == 'about:blank' and doc['title']
+    assert 'traceback' not in doc                  # production shows none
+    assert call(None, '/nope', headers={'Host': 'localhost'}).headers[
+        'Content-Type'].startswith('text/html')   # pages outside /api stay HTML
+
+
+def test_a_500_under_api_is_problem_details_with_a_traceback_in_development():
+    build()
+    cherrypy.config.update({'log.screen': False})
+    app_ = cherrypy.tree.apps['']
+    app_.root.api.boom = cherrypy.expose(lambda: 1 / 0)
+    r = call(None, '/api/boom')
+    assert r.status == 500 and r.headers['Content-Type'] == 'application/problem+json'
+    assert 'ZeroDivisionError' in r.json()['traceback']

@@ -9,7 +9,8 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError
 
-__all__ = ['json_in', 'json_out', 'json_processor', 'json_handler', 'json_encode']
+__all__ = ['json_in', 'json_out', 'json_processor', 'json_handler', 'json_encode',
+           'problem_page']
 
 
 class _Encoder(json.JSONEncoder):
@@ -109,3 +110,22 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
         response.body = handler(*request.args, **request.params)
     if content_type is not None:
         dict.__setitem__(response.headers, 'Content-Type', content_type)
+
+
+def problem_page(status: str, message: str, traceback: str, version: str) -> bytes:
+    """An ``error_page`` that answers RFC 9457 problem details, for JSON APIs.
+
+    ``error_page.default = app.core.lib.jsontools.problem_page`` in a path's
+    config makes every error under it ``application/problem+json``:
+    ``{"type": "about:blank", "title", "status", "detail"}``, plus the
+    ``traceback`` where ``request.show_tracebacks`` is on (development only).
+    """
+    code, _, reason = status.partition(' ')
+    doc: dict[str, Any] = {'type': 'about:blank', 'title': reason, 'status': int(code),
+                           'detail': message}
+    if traceback:
+        doc['traceback'] = traceback
+    request = _serving.current()
+    if request is not None:
+        request.response.headers['Content-Type'] = 'application/problem+json'
+    return json.dumps(doc).encode('utf-8')
