@@ -18,80 +18,9 @@ from typing import Any, Iterator
 import app.core as cherrypy
 from app.core.lib.httputil import HeaderMap
 from app.core.server import Server
+from app.core.testing import Client, Result, call, http, live  # noqa: F401  (re-exported)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class Result:
-    """A response seen by a test: ``status`` (int), ``headers``, ``body`` (bytes)."""
-
-    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.status_line = status
-        self.status = int(status.split(' ', 1)[0])
-        self.header_list = headers
-        self.headers = HeaderMap()
-        for k, v in headers:
-            if k in self.headers and k.lower() == 'set-cookie':
-                self.headers[k] = self.headers[k] + '\n' + v
-            else:
-                self.headers[k] = v
-        self.body = body
-
-    @property
-    def text(self) -> str:
-        """The body decoded as UTF-8."""
-        return self.body.decode('utf-8')
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
-
-    def __repr__(self) -> str:
-        return '<Result %s %r>' % (self.status_line, self.body[:80])
-
-
-def call(app: Any, path: str = '/', method: str = 'GET', headers: dict | None = None,
-         body: bytes | str = b'', query: str = '', protocol: str = 'HTTP/1.1',
-         script_name: str = '') -> Result:
-    """Call a WSGI app in-process (the tree by default) and collect the response."""
-    if '?' in path and not query:
-        path, query = path.split('?', 1)
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    env: dict[str, Any] = {
-        'REQUEST_METHOD': method, 'SCRIPT_NAME': script_name,
-        'PATH_INFO': path.encode('utf-8').decode('latin-1'), 'QUERY_STRING': query,
-        'SERVER_PROTOCOL': protocol, 'SERVER_NAME': '127.0.0.1', 'SERVER_PORT': '80',
-        'REMOTE_ADDR': '127.0.0.1', 'REMOTE_PORT': '5555', 'wsgi.url_scheme': 'http',
-        'wsgi.input': io.BytesIO(body), 'wsgi.errors': sys.stderr,
-        'wsgi.version': (1, 0), 'wsgi.multithread': True,
-        'wsgi.multiprocess': False, 'wsgi.run_once': False,
-    }
-    if protocol == 'HTTP/1.1':
-        env['HTTP_HOST'] = '127.0.0.1'
-    if body or method in ('POST', 'PUT', 'PATCH'):
-        env['CONTENT_LENGTH'] = str(len(body))  # NOTE: as HTTP clients send it
-    for k, v in (headers or {}).items():
-        key = k.upper().replace('-', '_')
-        if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-            env[key] = v
-        else:
-            env['HTTP_' + key] = v
-    out: dict[str, Any] = {}
-
-    def start_response(status: str, hdrs: list, exc_info: Any = None) -> Any:
-        out['status'] = status
-        out['headers'] = hdrs
-        return lambda data: None
-
-    it = (app or cherrypy.tree)(env, start_response)
-    try:
-        data = b''.join(it)
-    finally:
-        close = getattr(it, 'close', None)
-        if close is not None:
-            close()
-    return Result(out['status'], out['headers'], data)
 
 
 def fresh_core() -> None:
@@ -101,35 +30,6 @@ def fresh_core() -> None:
     cherrypy.tree._order = []
     if cherrypy.engine.state != cherrypy.engine.states.STARTED:
         cherrypy.engine.draining = False  # NOTE: a stopped engine stays draining
-
-
-@contextlib.contextmanager
-def live(app: Any, **server_keys: Any) -> Iterator[Server]:
-    """Serve ``app`` (a WSGI callable) on 127.0.0.1, a free port; yield the Server."""
-    s = Server(app)
-    s.socket_host = '127.0.0.1'
-    s.socket_port = 0
-    s.thread_pool = 4
-    for k, v in server_keys.items():
-        setattr(s, k, v)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def http(server: Server, path: str, method: str = 'GET', body: bytes | None = None,
-         headers: dict | None = None, timeout: float = 10) -> tuple[int, dict, bytes]:
-    """One HTTP request to a live server; returns ``(status, headers, body)``."""
-    host, port = server.bound_addr
-    conn = httpclient.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
 
 
 def free_port() -> int:
