@@ -41,3 +41,18 @@ def test_live_serves_on_a_free_port():
         status, headers, body = http(server, '/echo', method='POST', body=b'[1]',
                                      headers={'Content-Type': 'application/json'})
         assert status == 200 and b'"got": [1]' in body
+
+
+def test_the_readme_example_runs():
+    import re
+
+    import app
+    from helpers import ROOT
+    with open(ROOT + '/README.md', encoding='utf-8') as f:
+        text = f.read()
+    block = re.search(r'    from app.core.testing import Client, call, live\n\n(.*?)\n\n', text,
+                      re.S).group(1)
+    code = '\n'.join(line[4:] for line in block.splitlines())
+    namespace = {'app': app, 'Client': Client}
+    exec(code, namespace)  # noqa: S102 (the README's own example)
+    namespace['test_visits_count_per_client']()
