@@ -73,7 +73,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1 && ! docker pull -q "$base" >/
         debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
             bookworm "$rootfs.tmp" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1 \
             || { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
-        rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb
+        rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb "$rootfs.tmp/var/cache/apt/"*.bin
         mv "$rootfs.tmp" "$rootfs"
     fi
     ln -sf python3 "$rootfs/usr/bin/python"
