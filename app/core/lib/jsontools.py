@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError
+from .validate import validate
 
 __all__ = ['json_in', 'json_out', 'json_processor', 'json_handler', 'json_encode',
            'problem_page']
@@ -51,14 +52,19 @@ def json_processor(entity: Any) -> None:
 
 def json_in(content_type: Iterable[str] | str = ('application/json', 'text/javascript'),
             force: bool = True, debug: bool = False,
-            processor: Callable[[Any], None] = json_processor) -> None:
+            processor: Callable[[Any], None] = json_processor,
+            schema: type | None = None) -> None:
     """Parse a JSON request body into ``request.json``.
 
     With ``force`` (the default) a body of another media type gets 415; a
     malformed document gets 400; a body over the size limit 413. A request
-    with no body leaves ``request.json`` as None.
+    with no body leaves ``request.json`` as None. With ``schema`` (a
+    dataclass), ``request.json`` is an instance of it, or the request gets
+    400 with every field error listed (``validate.ValidationError``).
     """
     request = _serving.current()
+    if schema is not None:
+        processor = _validating(processor, schema)
     if isinstance(content_type, str):
         content_type = [content_type]
     body = request.body
@@ -74,6 +80,14 @@ def json_in(content_type: Iterable[str] | str = ('application/json', 'text/javas
     if request.method not in request.methods_with_bodies:
         return
     request.process_request_body = True
+
+
+def _validating(processor: Callable[[Any], None], schema: type) -> Callable[[Any], None]:
+    def process(entity: Any) -> None:
+        processor(entity)
+        request = _serving.current()
+        request.json = validate(schema, request.json)
+    return process
 
 
 def json_handler(*args: Any, **kwargs: Any) -> Any:
