@@ -50,6 +50,17 @@ def wait_port(port: int, timeout: float = 15) -> None:
     raise TimeoutError('nothing listens on port %d' % port)
 
 
+def wait_until(cond: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
+    """Poll ``cond()`` until it is true (returned); fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(interval)
+
+
 def require_memcached() -> None:
     """Skip the calling test when the memcached binary is not installed (as the fixture)."""
     import pytest

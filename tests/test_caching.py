@@ -17,7 +17,7 @@ from app.core.lib import caching
 from app.core.lib.caching import Cache, CachedResponse, MemcachedCache, MemoryCache
 from app.core.lib.httputil import HTTPDate
 
-from helpers import ROOT, call, http, live, start_app_process
+from helpers import ROOT, call, http, live, start_app_process, wait_until
 
 SLOW = 0.5
 
@@ -142,11 +142,11 @@ def test_second_request_is_a_hit_with_age():
 def test_entries_age_and_expire_after_delay():
     svc = mount({'tools.caching.delay': 2})
     assert call(None, '/counter').body == b'call 1'
-    time.sleep(1.1)
-    r = call(None, '/counter')
-    assert r.body == b'call 1' and r.headers['Age'] == '1'
-    time.sleep(1.0)
-    assert call(None, '/counter').body == b'call 2' and svc.calls == 2
+    r = wait_until(lambda: (lambda r: r if r.headers.get('Age') == '1' else None)(
+        call(None, '/counter')), 5, 'the entry did not age to 1 s')
+    assert r.body == b'call 1' and svc.calls == 1
+    wait_until(lambda: call(None, '/counter').body == b'call 2', 5, 'the entry did not expire')
+    assert svc.calls == 2
 
 
 def test_objects_over_maxobj_size_are_not_cached():
@@ -326,9 +326,11 @@ def test_memory_store_sweeps_expired_entries():
     mount({'tools.caching.cache_class': store, 'tools.caching.delay': 0.2})
     call(None, '/counter?a=1')
     call(None, '/counter?a=2')
-    time.sleep(1.05)
-    call(None, '/counter?a=3')  # a store after a second sweeps what expired
-    assert len(store) == 1
+    n = iter(range(3, 10000))
+    # A store a second after the last sweep removes what expired, leaving only
+    # itself (the polls are further apart than an entry lives).
+    wait_until(lambda: call(None, '/counter?a=%d' % next(n)) and len(store) == 1, 5,
+               'expired entries were not swept', interval=0.3)
 
 
 def test_memory_store_refuses_objects_bigger_than_the_store():

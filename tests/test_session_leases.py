@@ -17,7 +17,7 @@ from app.core.lib import session_memcached
 from app.core.lib.memcache import close_clients
 from app.core.lib.sessions import MemcachedSession, StorageUnavailable
 
-from helpers import Memcached, require_memcached, start_app_process
+from helpers import Memcached, require_memcached, start_app_process, wait_until
 from test_sessions_memcached import _request, _stop
 
 
@@ -32,24 +32,17 @@ def raw(m):
     return Client(('127.0.0.1', m.port), connect_timeout=1, timeout=1)
 
 
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
-def stored(addr, sid):
-    s = MemcachedSession(None, servers=[addr])
-    s.id = sid
-    return s
+def saved_session(m):
+    """A session stored in memcached ``m``; returns its id."""
+    s = MemcachedSession(None, servers=[m.address])
+    s['n'] = 1
+    s.save()
+    return s.id
 
 
 def test_a_lease_is_renewed_for_as_long_as_its_request_runs(memcached):
-    a = MemcachedSession(None, servers=[memcached.address])
-    a['n'] = 1
-    a.save()
-    holder = MemcachedSession(a.id, servers=[memcached.address], lock_lease=1)
+    sid = saved_session(memcached)
+    holder = MemcachedSession(sid, servers=[memcached.address], lock_lease=1)
     holder.acquire_lock()
     renewed = session_memcached.leases.renewed
     t0 = time.monotonic()
@@ -60,7 +53,7 @@ def test_a_lease_is_renewed_for_as_long_as_its_request_runs(memcached):
     body = metrics.exposition()[1].decode()
     line = [ln for ln in body.splitlines() if ln.startswith('session_lease_renewals_total ')]
     assert line and float(line[0].split()[1]) >= renewed + 6
-    other = MemcachedSession(a.id, servers=[memcached.address], lock_wait=0.3)
+    other = MemcachedSession(sid, servers=[memcached.address], lock_wait=0.3)
     with pytest.raises(StorageUnavailable, match='locked by another request'):
         other.acquire_lock()
     holder.release_lock()
@@ -69,15 +62,13 @@ def test_a_lease_is_renewed_for_as_long_as_its_request_runs(memcached):
 
 
 def test_release_after_the_lease_was_lost_keeps_the_new_holders_lock(memcached):
-    a = MemcachedSession(None, servers=[memcached.address])
-    a['n'] = 1
-    a.save()
-    late = MemcachedSession(a.id, servers=[memcached.address], lock_lease=1)
+    sid = saved_session(memcached)
+    late = MemcachedSession(sid, servers=[memcached.address], lock_lease=1)
     late.acquire_lock()
     session_memcached.leases.drop(late)   # as if its process stalled: no renewal
-    lock_key = 'session-%s.lock' % a.id
+    lock_key = 'session-%s.lock' % sid
     wait_until(lambda: raw(memcached).get(lock_key) is None, 5, 'the lease did not expire')
-    now = MemcachedSession(a.id, servers=[memcached.address], lock_lease=5)
+    now = MemcachedSession(sid, servers=[memcached.address], lock_lease=5)
     now.acquire_lock()
     token = raw(memcached).get(lock_key)
     late.release_lock()                   # its CAS is stale: nothing is deleted
