@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 import app.core as cherrypy
 from app.core.lib import memcache
-from app.core.lib.session_memcached import leases
+from app.core.lib.session_leases import leases
 from app.core.server import Server
 
 from .build_info import build_info

@@ -41,7 +41,6 @@ import math
 import secrets
 import threading
 import time
-import weakref
 from typing import Any
 
 from ..errors import HTTPError
@@ -58,8 +57,10 @@ from .memcache import (
     shared_client,
 )
 from .memcache import Health as StorageHealth
-from .session_base import SerializedSession, StorageUnavailable
+from .session_base import StorageUnavailable
 from .session_json import dumps, loads, pack, unpack, version_of
+from .session_leases import leases
+from .session_serialized import SerializedSession
 
 __all__ = ['MemcachedSession', 'StorageHealth', 'health', 'servers_from', 'close_clients',
            'leases']
@@ -98,6 +99,7 @@ class MemcachedSession(SerializedSession):
         'cas_attempts', 'replicas', 'lock_lease', 'lock_at_init'}
 
     _cas: Any = None
+    _placed: tuple[str, list[str]] | None = None
     _own_id: str | None = None
     _version = 0
     _lock_started = 0.0
@@ -125,7 +127,11 @@ class MemcachedSession(SerializedSession):
         return self.prefix + (id or self.id)
 
     def _nodes(self) -> list[str]:
-        return self._store.ring.nodes_for(self._key(), max(1, int(self.replicas)))
+        """The session's replica nodes (memoized per key: a request asks several times)."""
+        key = self._key()
+        if self._placed is None or self._placed[0] != key:
+            self._placed = (key, self._store.ring.nodes_for(key, max(1, int(self.replicas))))
+        return self._placed[1]
 
     def _expire(self, seconds: float) -> int:
         secs = max(1, math.ceil(seconds))
@@ -233,17 +239,6 @@ class MemcachedSession(SerializedSession):
         leases.hold(self)
         raw = self._newest(found)
         self._record = self._parse(raw)
-
-    def _parse(self, raw: bytes | None) -> tuple[float, bytes] | None:
-        if raw is None:
-            return None
-        try:
-            expires, data_json = unpack(raw)
-        except ValueError as ex:
-            log('unreadable session record %s...: %s' % (self.id[:8], ex), 'TOOLS.SESSIONS',
-                logging.WARNING)
-            return None
-        return (expires, data_json) if expires > time.time() else None
 
     def _lock_taken(self) -> None:
         pass  # NOTE: acquire_lock has just read the record under the lock
@@ -392,65 +387,3 @@ class MemcachedSession(SerializedSession):
         self._behind = set()
         self._version = 0
         self._cas = None
-
-
-class Leases:
-    """The process's held session leases, renewed by one daemon thread.
-
-    Each lease is renewed a quarter of its length after it was taken or last
-    renewed, so it never runs out while its request lives.
-    """
-
-    def __init__(self) -> None:
-        self._held: weakref.WeakKeyDictionary[MemcachedSession, float] = \
-            weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        #: Leases renewed, and leases found lost, since start.
-        self.renewed = 0
-        self.lost = 0
-
-    def hold(self, session: MemcachedSession) -> None:
-        """Renew ``session``'s lease until ``drop``."""
-        with self._lock:
-            self._held[session] = time.monotonic()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name='session-leases',
-                                                daemon=True)
-                self._thread.start()
-
-    def drop(self, session: MemcachedSession) -> None:
-        """Stop renewing ``session``'s lease."""
-        with self._lock:
-            self._held.pop(session, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                held = list(self._held.items())
-            now = time.monotonic()
-            wait = 0.25
-            for session, since in held:
-                due = since + session.lock_lease / 4
-                if due > now:
-                    wait = min(wait, due - now)
-                    continue
-                try:
-                    ok = session.renew()
-                except Exception as ex:  # NOTE: never let the renewer die
-                    log('session lease renewal failed: %r' % (ex,), 'SESSION', logging.WARNING)
-                    ok = True
-                with self._lock:
-                    if session in self._held:
-                        self._held[session] = time.monotonic()
-                        if not ok:
-                            self._held.pop(session, None)
-                if ok:
-                    self.renewed += 1
-                else:
-                    self.lost += 1
-            self._wake.wait(max(wait, 0.01))
-
-
-leases = Leases()

@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from ..logs import log
-from .session_base import SerializedSession, Session, StorageUnavailable
+from .session_base import Session, StorageUnavailable
 from .session_json import unpack
+from .session_serialized import SerializedSession
 
 __all__ = ['RamSession', 'FileSession']
 

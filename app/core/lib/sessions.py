@@ -53,9 +53,10 @@ from ..hooks import Tool, ToolHook
 from ..logs import log
 from ..priorities import PRIORITIES
 from .httputil import HTTPDate
-from .session_base import SerializedSession, Session, StorageUnavailable
+from .session_base import Session, StorageUnavailable
 from .session_json import dumps, loads
 from .session_memcached import MemcachedSession, StorageHealth, close_clients, health
+from .session_serialized import SerializedSession
 from .session_stores import FileSession, RamSession
 
 __all__ = ['Session', 'RamSession', 'FileSession', 'MemcachedSession', 'SerializedSession',
