@@ -19,17 +19,14 @@ import app.core as cherrypy
 from app.core.lib.httputil import HeaderMap
 from app.core.server import Server
 from app.core.testing import Client, Result, call, http, live  # noqa: F401  (re-exported)
+from app.core import testing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def fresh_core() -> None:
-    """Reset global config and unmount every app (between tests)."""
-    cherrypy.config.reset()
-    cherrypy.tree.apps.clear()
-    cherrypy.tree._order = []
-    if cherrypy.engine.state != cherrypy.engine.states.STARTED:
-        cherrypy.engine.draining = False  # NOTE: a stopped engine stays draining
+    """Reset global config, unmount every app, empty shared state (between tests)."""
+    testing.reset()
 
 
 def free_port() -> int:

@@ -7,6 +7,9 @@
   ``get``/``post``/``put``/``patch``/``delete`` and ``json=`` bodies.
 - ``live(app)`` serves a WSGI app on 127.0.0.1 and a free port (port 0)
   for the block, and ``http(server, path, ...)`` sends it one request.
+- ``reset()`` returns the core to a clean start between tests: global
+  config back to its defaults, no app mounted, shared state
+  (``lib.state``) empty.
 
 Tests use them as ``from app.core.testing import Client, call, live``.
 """
@@ -23,10 +26,11 @@ from typing import Any
 
 import app.core as _core
 
+from .lib import state as _state
 from .lib.httputil import HeaderMap
 from .server import Server
 
-__all__ = ['Result', 'call', 'Client', 'live', 'http']
+__all__ = ['Result', 'call', 'Client', 'live', 'http', 'reset']
 
 
 class Result:
@@ -182,3 +186,16 @@ def http(server: Server, path: str, method: str = 'GET', body: bytes | None = No
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
+
+
+def reset() -> None:
+    """A clean core for the next test: default config, no apps, empty shared state.
+
+    For a test suite's autouse fixture (``yield`` between two calls).
+    """
+    _core.config.reset()
+    _core.tree.apps.clear()
+    _core.tree._order = []
+    if _core.engine.state != _core.engine.states.STARTED:
+        _core.engine.draining = False  # NOTE: a stopped engine stays draining
+    _state.reset()

@@ -13,7 +13,7 @@ guards, a save and the release).
 - ``Node``: one server's pooled sockets. ``run(commands)`` sends them in
   one write and reads every reply (``Reply``). A reused socket that the
   server closed (it restarted) is retried once on a fresh one.
-- The command builders (``mg``, ``ms``, ``md``) make meta commands.
+- The command builders (``mg``, ``ms``, ``md``, ``ma``) make meta commands.
 
 Errors: ``NodeDown`` (no complete answer: refused, timed out, hung up),
 ``ServerError`` (memcached answered an error, e.g. a value too large) and
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 __all__ = ['Ring', 'Node', 'Reply', 'NodeDown', 'ServerError', 'ClientError', 'mg', 'ms', 'md',
-           'split_address']
+           'ma', 'split_address']
 
 #: Ring points per node (ketama's 160: 40 MD5 digests, 4 points each).
 POINTS = 160
@@ -100,6 +100,11 @@ def ms(key: str, value: bytes, ttl: int, mode: bytes = b'', cas: int | None = No
 def md(key: str, cas: int | None = None) -> bytes:
     """Delete (only if the stored CAS is ``cas``, when given)."""
     return b'md %s%s\r\n' % (key_bytes(key), b' C%d' % cas if cas is not None else b'')
+
+
+def ma(key: str, delta: int, ttl: int) -> bytes:
+    """Add ``delta`` (>= 0) to a counter and return it; a missing one starts at ``delta``."""
+    return b'ma %s N%d J%d D%d v\r\n' % (key_bytes(key), ttl, delta, delta)
 
 
 def split_address(address: str) -> tuple[str, int]:
