@@ -9,44 +9,12 @@ from app.core.lib.jsontools import problem_page
 from app.core.lib.static import serve_file
 
 from . import metrics
+from .api import Api
 from .build_info import build_info
 
 __all__ = ['Root', 'Api', 'STATIC_DIR', 'app_config']
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
-
-
-class Api:
-    """JSON endpoints under ``/api``."""
-
-    @cherrypy.expose
-    @cherrypy.tools.json_out()
-    def index(self) -> dict[str, Any]:
-        """List the API's endpoints."""
-        return {'endpoints': ['/api/items/<id>', '/api/visits']}
-
-    @cherrypy.expose
-    @cherrypy.tools.json_out()
-    def items(self, id: str) -> dict[str, Any]:
-        """One item; ``id`` comes from the path (``/api/items/42``)."""
-        try:
-            n = int(id)
-        except ValueError:
-            raise cherrypy.HTTPError(400, 'Item id must be an integer, got %r.' % (id,)) from None
-        return {'id': n, 'name': 'item %d' % n}
-
-    @cherrypy.expose
-    @cherrypy.tools.json_out()
-    @cherrypy.tools.sessions()
-    def visits(self) -> dict[str, int]:
-        """Count this client's visits in its session (memcached in production).
-
-        While memcached is down this answers 503; the rest of the service,
-        /healthcheck and /readyz included, keeps answering.
-        """
-        n = cherrypy.session.get('visits', 0) + 1
-        cherrypy.session['visits'] = n
-        return {'visits': n}
 
 
 class Root:
@@ -121,6 +89,11 @@ def app_config() -> dict[str, dict[str, Any]]:
         # Every error under /api is RFC 9457 problem details, not an HTML page.
         '/api': {
             'error_page.default': problem_page,
+        },
+        # A resource per HTTP method: GET and POST on app.api.Orders; any
+        # other method gets 405 with Allow, computed by the dispatcher.
+        '/api/orders': {
+            'request.dispatch': cherrypy.dispatch.MethodDispatcher(),
         },
         '/static': {
             'tools.staticdir.on': True,
