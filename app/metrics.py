@@ -40,7 +40,7 @@ LATENCY = Histogram('http_request_duration_seconds', 'Time to answer a request.'
 
 
 MEMCACHED_ERRORS = Counter('memcached_errors_total',
-                           'Failed memcached operations (sessions and cache).',
+                           'Failed memcached operations (sessions, cache, shared state).',
                            ['node', 'error'], registry=REGISTRY)
 MEMCACHED_DOWN = Gauge('memcached_nodes_down', 'Memcached nodes currently in an outage.',
                        registry=REGISTRY)
