@@ -280,7 +280,32 @@ def test_precedence_1_the_declared_default_when_nothing_sets_the_key():
     assert limits() == ('10', '10', '10')
 
 
-def test_precedence_2_global_config_updates_the_later_winning(tmp_path):
+def test_precedence_2_the_preset_over_the_cores_defaults_and_under_global_config():
+    assert cherrypy.config['request.show_tracebacks'] is True  # the core's default
+    cherrypy.config.update({'environment': 'production'})
+    assert cherrypy.config['request.show_tracebacks'] is False
+    cherrypy.config.update({'environment': 'production', 'request.show_tracebacks': True})
+    assert cherrypy.config['request.show_tracebacks'] is True
+
+
+def test_precedence_4_the_environment_over_global_config(tmp_path, clean):
+    declare()
+    setenv(clean, APP_ORDERS__MAX_QUANTITY='3', APP_SERVER__THREAD_POOL='50', PORT='9123')
+    cherrypy.config.update(write(tmp_path, '''
+        [global]
+        orders.max_quantity = 12
+        server.thread_pool = 5
+        server.socket_port = 8080
+    '''))
+    cherrypy.config.update({'server.thread_pool': 6, 'orders.max_quantity': 13})
+    cherrypy.config['server.thread_pool'] = 7
+    c = cherrypy.config
+    assert (c['orders.max_quantity'], c['server.thread_pool'], c['server.socket_port']) \
+        == (3, 50, 9123)
+    assert ORDERS.max_quantity == 3
+
+
+def test_precedence_3_global_config_updates_the_later_winning(tmp_path):
     declare()
     cherrypy.config.update({'orders.max_quantity': 11})
     cherrypy.config.update(write(tmp_path, '[global]\norders.max_quantity = 12\n'))
@@ -290,7 +315,7 @@ def test_precedence_2_global_config_updates_the_later_winning(tmp_path):
     assert limits() == ('13', '13', '13')
 
 
-def test_precedence_3_app_config_sections_over_global_deeper_paths_and_later_merges_winning(
+def test_precedence_5_app_config_sections_over_global_deeper_paths_and_later_merges_winning(
         tmp_path):
     declare()
     cherrypy.config.update({'orders.max_quantity': 11})
@@ -302,13 +327,13 @@ def test_precedence_3_app_config_sections_over_global_deeper_paths_and_later_mer
     assert limits() == ('21', '22', '33')  # the file merged after the dict wins
 
 
-def test_precedence_4_cp_config_over_path_sections():
+def test_precedence_6_cp_config_over_path_sections():
     declare()
     cherrypy.tree.mount(Root(), '', {'/api/orders': {'orders.max_quantity': 23}})
     assert call(None, '/api/orders/coded').text == '99'
 
 
-def test_precedence_5_the_environment_over_everything_for_a_declared_key(tmp_path, clean):
+def test_precedence_7_the_environment_over_everything_for_a_declared_key(tmp_path, clean):
     # The issue's example: APP_ORDERS__MAX_QUANTITY=3, a [/api/orders] section setting it.
     declare()
     setenv(clean, APP_ORDERS__MAX_QUANTITY='3')
@@ -329,7 +354,7 @@ def test_precedence_5_the_environment_over_everything_for_a_declared_key(tmp_pat
     assert cherrypy.config['orders.max_quantity'] == 3
 
 
-def test_precedence_5_the_environment_is_the_global_value_of_a_core_key(clean):
+def test_precedence_7_for_a_core_key_the_environment_stays_a_global_value(clean):
     # Path sections of the core's keys refine the environment's global value:
     # this is what keeps /healthcheck answering any host when
     # APP_REQUEST__ALLOWED_HOSTS names the public ones.
@@ -343,7 +368,7 @@ def test_precedence_5_the_environment_is_the_global_value_of_a_core_key(clean):
     assert r.status == 200 and r.headers['Server'] == 'api'
 
 
-def test_precedence_6_env_path_sections_over_everything_at_their_paths(clean):
+def test_precedence_8_env_path_sections_over_everything_at_their_paths(clean):
     declare()
     setenv(clean, APP_ORDERS__MAX_QUANTITY='3', APP_CONFIG_OVERRIDES=textwrap.dedent('''
         [/api]
@@ -386,6 +411,17 @@ def test_a_bad_env_path_section_fails_naming_the_variable(clean, text, message):
     setenv(clean, APP_CONFIG_OVERRIDES=text)
     with pytest.raises(ConfigError, match=message):
         cherrypy._check_config()
+
+
+def test_the_readmes_shell_syntax_sets_a_path_section():
+    readme = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read()
+    line = next(ln for ln in readme.splitlines() if 'in a shell `APP_CONFIG_OVERRIDES=' in ln)
+    assignment = line.split('`')[1]
+    script = '%s %s -c "from app.core.config_env import read_env; print(read_env().sections)"' \
+        % (assignment, sys.executable)
+    out = subprocess.run(['bash', '-c', script], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+    assert out.stdout.strip() == "{'/api/orders': {'orders.max_quantity': 5}}", out.stderr
 
 
 def test_the_environment_variables_read_as_documented():
