@@ -77,7 +77,6 @@ class Application:
                 incoming[section] = check_keys(values.items(), where,
                                                self.toolboxes.get('tools'), declared)
         merge(self.config, incoming)
-        self._env_sections = {}
         self.clear_routes()
         self.namespaces(self.config.get('/', {}))
 
@@ -172,7 +171,7 @@ class Application:
         sections = self.config
         for section, d in sources:
             if declared and sections.get(section) is not d:  # a _cp_config
-                d = check_declared(d.items(), 'config of %s%s' % (self.script_name, section),
+                d = check_declared(d.items(), '_cp_config at %s%s' % (self.script_name, section),
                                    declared)
             conf.update(d)
             if 'tools.staticdir.dir' in d:
