@@ -68,14 +68,16 @@ serving = _Serving()
 
 
 def _check_config() -> None:
-    if config.env_error is not None:
-        raise config.env_error
-    check_keys(config.items(), 'global config', tools)
+    """At engine start: every key again, now that every tool and namespace is known."""
+    config.check_env(tools)
+    declared = config.declared
+    check_keys(config.items(), 'global config', tools, declared)
     for sn, app in tree.apps.items():
         if isinstance(app, Application):
             for section, values in app.config.items():
                 if section.startswith('/') or section == 'global':
-                    check_keys(values.items(), 'app %r [%s]' % (sn or '/', section), tools)
+                    check_keys(values.items(), 'app %r [%s]' % (sn or '/', section), tools,
+                               declared)
 
 
 def _on_start() -> None:

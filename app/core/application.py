@@ -8,14 +8,16 @@ invalidation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
-from .config import check_keys, merge
+from .conffile import ConfigError, as_dict, merge, source_name
+from .config import check_keys
 from .cycle import serve
 from .dispatch import Dispatcher
 from .lib.cptools import trailing_slash as _trailing_slash
 from .logs import log
+from .namespaces import NamespaceSet, check_declared
 from .plan import Plan, build_plan
 from .request_response import REQUEST_DEFAULTS, Request
 
@@ -29,15 +31,20 @@ class Application:
     """A mounted handler tree: ``Application(root, script_name, config)``.
 
     ``config`` is ``{'/path': {...}}`` or a ``.conf`` path; custom sections
-    are readable as ``app.config['section']['key']``.
+    are readable as ``app.config['section']['key']``. ``namespaces`` is
+    CherryPy's: its handlers get the ``/`` section's keys after each merge.
     """
+
+    #: The class of this app's requests; its ``namespaces`` handlers run on
+    #: each request with the route's config (CherryPy's ``request.namespaces``).
+    request_class = Request
 
     def __init__(self, root: Any, script_name: str = '', config: Any = None,
                  *, global_config: Any = None, toolboxes: dict | None = None) -> None:
         self.root = root
         self.script_name = script_name.rstrip('/')
         self.config: dict[str, dict[str, Any]] = {}
-        self.namespaces: dict[str, Callable] = {}
+        self.namespaces = NamespaceSet()
         self.global_config = global_config
         self.toolboxes = toolboxes or {}
         self.log = log
@@ -46,19 +53,47 @@ class Application:
         self._plan_lock = threading.Lock()
         self._generation = None
         self._dispatch_sections: dict[str, Any] = {}
+        #: ``APP_CONFIG_OVERRIDES`` sections under this app's mount point.
+        self._env_sections: dict[str, dict[str, Any]] = {}
         self.merge(config)
 
     # -- config ------------------------------------------------------------
     def merge(self, config: Any) -> None:
-        """Merge per-path config (dict or ``.conf`` file) into this app."""
-        merge(self.config, config)
-        for section, values in self.config.items():
+        """Merge per-path config (dict or ``.conf`` file) into this app.
+
+        Every key is checked first (a typo names the key, the file and the
+        section); the environment's path sections are applied over the result.
+        """
+        incoming = as_dict(config)
+        source = ' ' + source_name(config) if not isinstance(config, Mapping) else ''
+        gc = self.global_config
+        declared = getattr(gc, 'declared', None)
+        for section, values in incoming.items():
+            if not isinstance(values, Mapping):
+                raise ConfigError('section %r must map keys to values, got %r'
+                                  % (section, values))
             if section.startswith('/') or section == 'global':
-                check_keys(values.items(), 'app %r [%s]' % (self.script_name or '/', section),
-                           self.toolboxes.get('tools'))
+                where = 'app %r%s [%s]' % (self.script_name or '/', source, section)
+                incoming[section] = check_keys(values.items(), where,
+                                               self.toolboxes.get('tools'), declared)
+        merge(self.config, incoming)
+        self.clear_routes()
+        self.namespaces(self.config.get('/', {}))
+
+    def _apply_env_sections(self) -> None:
+        """Merge the environment's ``[/path]`` sections (URL paths) under this app's mount point."""
+        gc = self.global_config
+        env = getattr(gc, 'env', None)
+        sections = env.sections if env is not None else {}
+        sn = self.script_name
+        mine = {}
+        for path, values in sections.items():
+            if sn == '' or path == sn or path.startswith(sn + '/'):
+                mine[path[len(sn):] or '/'] = values
+        self._env_sections = mine
+        merge(self.config, mine)
         self._dispatch_sections = {s: v['request.dispatch'] for s, v in self.config.items()
                                    if 'request.dispatch' in v}
-        self.clear_routes()
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
         """Return the most specific value of ``key`` for ``path`` in this app."""
@@ -124,18 +159,33 @@ class Application:
         """Forget cached routes and plans (after changing the handler tree)."""
         self._routes = {}
         self._plans = {}
+        self._apply_env_sections()
         gc = self.global_config
         d = gc.get('request.dispatch') if gc is not None else None
         self._global_dispatch = d if d is not None else _DEFAULT_DISPATCHER
 
     def _build_plan(self, key: tuple, sources: list) -> Plan:
-        conf: dict[str, Any] = dict(self.global_config or {})
+        gc = self.global_config
+        declared = getattr(gc, 'declared', None)
+        conf: dict[str, Any] = dict(gc or {})
+        sections = self.config
         for section, d in sources:
+            if declared and sections.get(section) is not d:  # a _cp_config
+                d = check_declared(d.items(), '_cp_config at %s%s' % (self.script_name, section),
+                                   declared)
             conf.update(d)
             if 'tools.staticdir.dir' in d:
                 conf['tools.staticdir.section'] = section
+        # The environment wins: declared keys everywhere, then its [/path] sections.
+        if declared:
+            conf.update(gc.final_env())
+        env_sections = self._env_sections
+        if env_sections:
+            for section, d in sources:
+                if section in env_sections and sections.get(section) is d:
+                    conf.update(env_sections[section])
         plan = build_plan(conf, self.toolboxes, tuple(d for _s, d in sources),
-                          defaults=REQUEST_DEFAULTS, request_class=Request)
+                          defaults=REQUEST_DEFAULTS, request_class=self.request_class)
         with self._plan_lock:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans = {}

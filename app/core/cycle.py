@@ -34,7 +34,7 @@ MAX_INTERNAL_REDIRECTS = 10
 
 def serve(app: Application, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     """Serve one WSGI request with ``app`` (an Application), following internal redirects."""
-    request = Request(environ, app)
+    request = app.request_class(environ, app)
     token = _serving.set_current(request)
     try:
         hops = 0
@@ -87,6 +87,8 @@ def respond(app: Application, request: Request) -> None:
                     raise HTTPError(400, 'This service does not answer for that host.')
                 if plan.settings:
                     plan.apply(request, response)  # request.* / response.* config
+                if request.namespaces:
+                    request.namespaces(request.config)  # CherryPy's, per request
                 for setup in plan.setups:
                     setup()  # Tool._setup: hooks attached for this request only
                 # 2. The hook points in order. NOTE: read from request.plan at each
@@ -278,7 +280,7 @@ def _redirected(request: Request, ir: InternalRedirect) -> Request:
     env['PATH_INFO'] = ir.path
     env['QUERY_STRING'] = ir.query_string
     env['REQUEST_METHOD'] = 'GET'
-    new = Request(env, request.app)
+    new = type(request)(env, request.app)
     new.script_name = request.script_name
     new.session = request.session  # NOTE: one session (and its lock) per client request
     return new

@@ -17,6 +17,7 @@ from .body import RequestBody, parse_query_string
 from .hooks import RequestHooks
 from .http_response import Response
 from .lib.httputil import HeaderMap, Host
+from .namespaces import NamespaceSet
 from .plan import EMPTY_PLAN, Plan
 
 if TYPE_CHECKING:
@@ -304,6 +305,11 @@ class Request:
                     # cookies that did parse are kept, as browsers expect.
                     pass
         return c
+
+    #: CherryPy's per-request namespace handlers: ``handler(key, value)`` for
+    #: each ``ns.key`` of the route's config, on every request (none by default;
+    #: the core's own namespaces are resolved once per route, in its plan).
+    namespaces = NamespaceSet()
 
     #: Attributes read from the route's config (``request.<name>``) unless
     #: set on the request: a plan sets nothing per request for them.
