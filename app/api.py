@@ -20,7 +20,12 @@ import app.core as cherrypy
 from app.core.lib import state
 from app.core.lib.validate import ValidationError
 
-__all__ = ['Api', 'Orders', 'NewOrder']
+__all__ = ['Api', 'Orders', 'NewOrder', 'ORDERS']
+
+#: The API's own config keys: ``orders.max_quantity`` in a ``[/api/orders]``
+#: section or ``APP_ORDERS__MAX_QUANTITY``; a misspelled ``orders.*`` key
+#: stops start-up.
+ORDERS = cherrypy.config.declare('orders', max_quantity=10)
 
 
 @dataclasses.dataclass
@@ -59,7 +64,7 @@ class Orders:
     def POST(self) -> dict[str, Any]:
         """Create an order: 201 with its ``Location``; 400 lists what is wrong."""
         new: NewOrder = cherrypy.request.json
-        most = cherrypy.request.config.get('orders.max_quantity', 10)
+        most = ORDERS.max_quantity                  # this path's value
         errors = []
         if not new.item.strip():
             errors.append({'field': 'item', 'message': 'must not be empty'})

@@ -110,10 +110,12 @@ def test_ram_is_the_default_and_reset_empties_it():
     assert state.store().get('k') is None
 
 
-def test_an_unknown_storage_is_a_config_error():
-    cherrypy.config.update({'state.storage': 'redis'})
+def test_an_unknown_storage_or_key_is_a_config_error():
     with pytest.raises(ConfigError, match='ram.*memcached'):
-        state.store()
+        cherrypy.config.update({'state.storage': 'redis'})
+    with pytest.raises(ConfigError, match="did you mean 'state.storage'"):
+        cherrypy.config.update({'state.storag': 'ram'})
+    assert isinstance(state.store(), RamStore)
 
 
 def test_two_processes_worth_of_clients_see_one_value(memcached):

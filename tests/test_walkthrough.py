@@ -133,8 +133,8 @@ def test_the_walkthroughs_curl_lines_answer_as_shown(project):
     proc = subprocess.Popen([sys.executable, '-m', 'app'], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        lines = wait_for_output(proc, 'Serving on')
-        port = int(re.search(rb'Serving on \S+:(\d+)', lines[-1]).group(1))
+        lines = b'\n'.join(wait_for_output(proc, 'Serving on'))
+        port = int(re.search(rb'Serving on \S+:(\d+)', lines).group(1))
         for block in runs:
             shown = block.strip().split('\n')
             for i in range(0, len(shown), 2):

@@ -26,6 +26,7 @@ from .errors import (
     TimeoutError,
 )
 from .hooks import HandlerTool, Tool, Toolbox, ToolHook
+from .lib import state as _state
 from .logs import log
 from .request_response import Request, Response
 from .server import Server
@@ -96,6 +97,11 @@ def _on_exit() -> None:
 
 config.watchers.append(log.configure)
 log.configure(config)
+# Shared state for applications (lib.state): its keys are checked like any
+# declared namespace's, and it follows global config.
+config.declare('state', **_state.DEFAULTS)
+config.watchers.append(_state.configure)
+_state.configure(config)
 engine.subscribe('start', _on_start, priority=10)
 engine.subscribe('start', server.start, priority=75)
 engine.subscribe('drain', server.drain)

@@ -55,8 +55,8 @@ from . import memcache
 from .mcclient import ClientError, key_bytes, ma, md, mg, ms, value_of
 from .session_base import StorageUnavailable
 
-__all__ = ['store', 'reset', 'Store', 'RamStore', 'MemcachedStore', 'StateUnavailable',
-           'MAX_VALUE']
+__all__ = ['store', 'reset', 'configure', 'DEFAULTS', 'Store', 'RamStore', 'MemcachedStore',
+           'StateUnavailable', 'MAX_VALUE']
 
 #: The largest encoded value stored (memcached's default item size).
 MAX_VALUE = 1024 * 1024 - 512
@@ -294,33 +294,47 @@ class MemcachedStore(Store):
         return bool(self._run(self._node(key), [md(key)])[0].code == b'HD')
 
 
+#: Global config ``state.*``, as ``configure`` last saw it.
+_settings: tuple = ('ram', 'st:', None, 0.5)
 _stores: dict[tuple, Store] = {}
 _stores_lock = threading.Lock()
+
+#: The keys of the ``state`` namespace and their defaults (declared by ``app.core``).
+DEFAULTS: dict[str, Any] = {'storage': 'ram', 'servers': None, 'prefix': 'st:', 'timeout': 0.5}
+
+
+def configure(config: Any) -> None:
+    """Take ``state.*`` from global config (a config watcher); ConfigError if wrong."""
+    global _settings
+    kind = config.get('state.storage', 'ram')
+    if kind not in ('ram', 'memcached'):
+        raise ConfigError('state.storage must be "ram" or "memcached", not %r' % (kind,))
+    servers = None
+    if kind == 'memcached':
+        try:
+            servers = memcache.servers_from(config.get('state.servers'))
+        except ValueError as ex:
+            raise ConfigError('state.servers: %s' % (ex,)) from None
+    _settings = (kind, config.get('state.prefix', 'st:'), servers,
+                 float(config.get('state.timeout', 0.5)))
 
 
 def store() -> Store:
     """The process's store, as global config (``state.*``) chooses it."""
-    from .. import config as conf  # the global Config (app.core is loaded by now)
-    kind = conf.get('state.storage', 'ram')
-    prefix = conf.get('state.prefix', 'st:')
-    servers = conf.get('state.servers') if kind == 'memcached' else None
-    timeout = float(conf.get('state.timeout', 0.5))
-    key = (kind, prefix, repr(servers), timeout)
+    key = _settings
     s = _stores.get(key)
     if s is not None:
         return s
+    kind, prefix, servers, timeout = key
     with _stores_lock:
         s = _stores.get(key)
         if s is None:
             if kind == 'ram':
                 s = RamStore(prefix)
-            elif kind == 'memcached':
+            else:
                 client = memcache.shared_client(servers, connect_timeout=timeout,
                                                 timeout=timeout, effect=_EFFECT)
                 s = MemcachedStore(client, prefix)
-            else:
-                raise ConfigError('state.storage must be "ram" or "memcached", not %r'
-                                          % (kind,))
             _stores[key] = s
     return s
 
