@@ -29,7 +29,7 @@ from app.core.server import Server
 from .build_info import build_info
 
 __all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'MEMCACHED_ERRORS', 'MEMCACHED_DOWN',
-           'exposition']
+           'exposition', 'requests_served']
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter('http_requests_total', 'HTTP requests served.',
@@ -128,6 +128,12 @@ class MetricsTool(cherrypy.Tool):
         """Start the clock first thing; stop it after the other end-of-request hooks."""
         return [cherrypy.ToolHook('on_start_resource', 10, _start, {}),
                 cherrypy.ToolHook('on_end_request', 90, _end, {})]
+
+
+def requests_served() -> int:
+    """Requests this process has answered on the paths the metrics tool counts."""
+    return int(sum(s.value for m in REQUESTS.collect() for s in m.samples
+                   if s.name == 'http_requests_total'))
 
 
 def exposition() -> tuple[str, bytes]:

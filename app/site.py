@@ -6,9 +6,8 @@ from typing import Any
 
 import app.core as cherrypy
 from app.core.lib.jsontools import problem_page
-from app.core.lib.static import serve_file
 
-from . import metrics
+from . import landing, metrics
 from .build_info import build_info
 
 __all__ = ['Root', 'Api', 'STATIC_DIR', 'app_config']
@@ -61,9 +60,15 @@ class Root:
         return build_info()
 
     @cherrypy.expose
-    def index(self) -> Any:
-        """The landing page, from ``app/static/index.html``."""
-        return serve_file(os.path.join(STATIC_DIR, 'index.html'))
+    def index(self) -> str:
+        """The landing page: this pod's facts and a live status panel (``app/landing.py``)."""
+        return landing.page()
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def status(self) -> dict[str, Any]:
+        """The landing page's live figures as JSON: readiness, uptime, requests served."""
+        return landing.status_response()
 
     @cherrypy.expose
     def healthcheck(self) -> str:
@@ -130,7 +135,7 @@ def app_config() -> dict[str, dict[str, Any]]:
         },
         '/favicon.ico': {
             'tools.staticfile.on': True,
-            'tools.staticfile.filename': os.path.join(STATIC_DIR, 'logo.png'),
+            'tools.staticfile.filename': os.path.join(STATIC_DIR, 'favicon.ico'),
         },
         # Probes and scrapers address the pod by its IP, not a public name.
         '/healthcheck': {'request.allowed_hosts': []},
