@@ -140,6 +140,29 @@ def test_durations_show_their_two_largest_units(seconds, text):
     assert landing.duration(seconds) == text
 
 
+def _count(body: str, handler: str, code: str) -> float:
+    prefix = 'http_requests_total{code="%s",handler="%s",method="GET"} ' % (code, handler)
+    lines = [ln for ln in body.splitlines() if ln.startswith(prefix)]
+    return float(lines[0][len(prefix):]) if lines else 0.0
+
+
+def test_static_files_count_under_their_config_section_not_missing():
+    _build()
+    before = call(None, '/metrics').text
+    for path in ('/static/style.css', '/static/logo.svg', '/static/status.js?v=1',
+                 '/static/missing.css', '/favicon.ico', '/no/such/page'):
+        call(None, path)
+    body = call(None, '/metrics').text
+    assert _count(body, 'staticdir:/static', '200') - _count(before, 'staticdir:/static',
+                                                             '200') == 3
+    assert _count(body, 'staticdir:/static', '404') - _count(before, 'staticdir:/static',
+                                                             '404') == 1
+    assert _count(body, 'staticfile:favicon.ico', '200') - _count(
+        before, 'staticfile:favicon.ico', '200') == 1
+    assert _count(body, '_Missing', '404') - _count(before, '_Missing', '404') == 1
+    assert '/static/style.css' not in body and 'logo.svg' not in body   # no URL is a label
+
+
 def test_the_favicon_is_an_icon_of_png_images():
     _build()
     r = call(None, '/favicon.ico')
