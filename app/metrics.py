@@ -2,10 +2,14 @@
 
 ``tools.metrics.on`` switches it on for a path. Routes are labelled by
 handler name, never by raw path, so ids in URLs cannot blow up the label
-set.
+set. A path with no handler that a static tool answers is labelled by its
+config instead: ``staticdir:<section>`` (``staticdir:/static``) or
+``staticfile:<file name>`` (``staticfile:favicon.ico``); any other such
+path stays ``_Missing``.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +33,7 @@ from app.core.server import Server
 from .build_info import build_info
 
 __all__ = ['REGISTRY', 'REQUESTS', 'LATENCY', 'MEMCACHED_ERRORS', 'MEMCACHED_DOWN',
-           'exposition']
+           'exposition', 'requests_served']
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter('http_requests_total', 'HTTP requests served.',
@@ -91,11 +95,22 @@ def _memcached_failed(node: str, ex: BaseException) -> None:
 memcache.health.listeners.append(_memcached_failed)
 
 
+def _static_label(conf: dict[str, Any]) -> str | None:
+    """The label of a handler-less path a static tool serves (config values only)."""
+    if conf.get('tools.staticdir.on'):
+        return 'staticdir:' + str(conf.get('tools.staticdir.section') or '/')
+    if conf.get('tools.staticfile.on'):
+        return 'staticfile:' + os.path.basename(str(conf.get('tools.staticfile.filename')))
+    return None
+
+
 def _start() -> None:
     req = cherrypy.serving.request
     assert req is not None  # NOTE: hooks run inside a request
     h = req.handler
     name = getattr(h, '__qualname__', None) or type(h).__name__
+    if name == '_Missing':  # the dispatcher found no handler: a static file, or a 404
+        name = _static_label(req.config) or name
     if req.extra is None:
         req.extra = {}
     req.extra['metrics'] = (time.perf_counter(), name)
@@ -128,6 +143,12 @@ class MetricsTool(cherrypy.Tool):
         """Start the clock first thing; stop it after the other end-of-request hooks."""
         return [cherrypy.ToolHook('on_start_resource', 10, _start, {}),
                 cherrypy.ToolHook('on_end_request', 90, _end, {})]
+
+
+def requests_served() -> int:
+    """Requests this process has answered on the paths the metrics tool counts."""
+    return int(sum(s.value for m in REQUESTS.collect() for s in m.samples
+                   if s.name == 'http_requests_total'))
 
 
 def exposition() -> tuple[str, bytes]:

@@ -6,9 +6,8 @@ from typing import Any
 
 import app.core as cherrypy
 from app.core.lib.jsontools import problem_page
-from app.core.lib.static import serve_file
 
-from . import metrics
+from . import landing, metrics
 from .api import Api
 from .build_info import build_info
 
@@ -29,9 +28,15 @@ class Root:
         return build_info()
 
     @cherrypy.expose
-    def index(self) -> Any:
-        """The landing page, from ``app/static/index.html``."""
-        return serve_file(os.path.join(STATIC_DIR, 'index.html'))
+    def index(self) -> str:
+        """The landing page: this pod's facts and a live status panel (``app/landing.py``)."""
+        return landing.page()
+
+    @cherrypy.expose
+    @cherrypy.tools.json_out()
+    def status(self) -> dict[str, Any]:
+        """The landing page's live figures as JSON: readiness, uptime, requests served."""
+        return landing.status_response()
 
     @cherrypy.expose
     def healthcheck(self) -> str:
@@ -58,13 +63,10 @@ class Root:
         """
         cherrypy.response.headers['Content-Type'] = 'text/plain'
         cherrypy.response.headers['Cache-Control'] = 'no-store'
-        if cherrypy.engine.draining:
+        state = landing.readiness()
+        if state != 'ready':
             cherrypy.response.status = 503
-            return 'draining'
-        if cherrypy.server.saturated():
-            cherrypy.response.status = 503
-            return 'saturated'
-        return 'ready'
+        return state
 
     @cherrypy.expose
     def metrics(self) -> bytes:
@@ -103,7 +105,7 @@ def app_config() -> dict[str, dict[str, Any]]:
         },
         '/favicon.ico': {
             'tools.staticfile.on': True,
-            'tools.staticfile.filename': os.path.join(STATIC_DIR, 'logo.png'),
+            'tools.staticfile.filename': os.path.join(STATIC_DIR, 'favicon.ico'),
         },
         # Probes and scrapers address the pod by its IP, not a public name.
         '/healthcheck': {'request.allowed_hosts': []},

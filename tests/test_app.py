@@ -17,9 +17,9 @@ from helpers import call, start_app_process
 def test_endpoints_in_process():
     build(os.path.join(CONF_DIR, 'test.conf'))
     r = call(None, '/')
-    assert r.status == 200 and b'/static/logo.png' in r.body and b'/static/style.css' in r.body
+    assert r.status == 200 and b'/static/logo.svg' in r.body and b'/static/style.css' in r.body
     assert call(None, '/static/style.css').headers['Cache-Control'] == 'public, max-age=300'
-    assert call(None, '/favicon.ico').headers['Content-Type'] == 'image/png'
+    assert call(None, '/favicon.ico').headers['Content-Type'] == 'image/vnd.microsoft.icon'
     r = call(None, '/healthcheck')
     assert (r.status, r.body, r.headers['Cache-Control']) == (200, b'OK', 'no-store')
     assert call(None, '/api/').json()['endpoints'][0] == '/api/orders'

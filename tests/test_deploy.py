@@ -299,7 +299,8 @@ def test_pyproject_dependencies_and_coverage_gate():
     assert data["tool"]["coverage"]["run"]["parallel"] is True
     patterns = data["tool"]["setuptools"]["package-data"]["app"]
     shipped = {p.name for pat in patterns for p in (ROOT / "app").glob(pat)}
-    assert "index.html" in shipped, "the landing page would be left out of the package"
+    for name in ("landing.html", "style.css", "status.js", "logo.svg", "favicon.ico"):
+        assert name in shipped, "the landing page's %s would be left out of the package" % name
 
 
 @pytest.mark.parametrize("script", ["run.sh", "testing.sh", ".ci/run", ".ci/dockerfile-steps.sh"])

@@ -48,9 +48,10 @@ APP_REQUESTS = [
     b'X-Forwarded-Proto: https\r\n\r\n',
     b'GET /api/items/42?verbose=1 HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n',
     b'GET /api/visits HTTP/1.1\r\nHost: localhost\r\nCookie: session_id=abc\r\n\r\n',
-    b'GET /static/logo.png HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-10\r\n'
+    b'GET /static/logo.svg HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-10\r\n'
     b'If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n',
     b'GET /metrics HTTP/1.1\r\nHost: 10.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n',
+    b'GET /status HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n',
     b'POST /api/items HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
     b'Content-Length: 13\r\n\r\n{"name": "a"}',
     b'GET http://localhost/api/ HTTP/1.1\r\nHost: other\r\n\r\n',

@@ -17,10 +17,10 @@ def test_app_endpoints_through_the_real_server():
     build(os.path.join(CONF_DIR, 'test.conf'))
     with live(cherrypy.tree) as server:
         status, headers, body = http(server, '/')
-        assert status == 200 and b'It works.' in body
+        assert status == 200 and b'<h1>Cherry service</h1>' in body
         assert headers['content-type'] == 'text/html;charset=utf-8'
-        status, headers, body = http(server, '/static/logo.png')
-        with open(os.path.join(STATIC_DIR, 'logo.png'), 'rb') as f:
+        status, headers, body = http(server, '/static/logo.svg')
+        with open(os.path.join(STATIC_DIR, 'logo.svg'), 'rb') as f:
             assert status == 200 and body == f.read()
         assert http(server, '/healthcheck')[::2] == (200, b'OK')
         status, headers, body = http(server, '/api/items/42')

@@ -50,10 +50,10 @@ def test_python_m_app_serves_the_service_and_stops_on_sigterm():
     proc, port = start_app_process(['-m', 'app', '--config', 'conf/dev.conf'])
     try:
         status, body, headers = get(port, '/')
-        assert status == 200 and b'<img src="/static/logo.png"' in body
-        status, body, headers = get(port, '/static/logo.png')
-        assert status == 200 and headers['content-type'] == 'image/png'
-        assert body.startswith(b'\x89PNG')
+        assert status == 200 and b'<img class="logo" src="/static/logo.svg"' in body
+        status, body, headers = get(port, '/static/logo.svg')
+        assert status == 200 and headers['content-type'] == 'image/svg+xml'
+        assert body.startswith(b'<svg')
         status, body, headers = get(port, '/static/style.css')
         assert status == 200 and headers['content-type'].startswith('text/css')
         assert get(port, '/healthcheck')[:2] == (200, b'OK')
@@ -129,10 +129,10 @@ def test_tree_mount_then_engine_start_and_block():
 
 
 def test_configured_landing_healthcheck_and_static_logo(tmp_path):
-    logo = tmp_path / 'logo.png'
-    shutil.copy(os.path.join(ROOT, 'app', 'static', 'logo.png'), logo)
+    logo = tmp_path / 'logo.svg'
+    shutil.copy(os.path.join(ROOT, 'app', 'static', 'logo.svg'), logo)
     (tmp_path / 'prod.conf').write_text(
-        '[/logo.png]\ntools.staticfile.on = True\ntools.staticfile.filename = "%s"\n' % logo)
+        '[/logo.svg]\ntools.staticfile.on = True\ntools.staticfile.filename = "%s"\n' % logo)
     port = free_port()
     # the program sets 0.0.0.0:80 in code; HOST and PORT from the environment win
     env = dict(os.environ, PORT=str(port), HOST='127.0.0.1', PYTHONPATH=ROOT)
@@ -145,7 +145,7 @@ def test_configured_landing_healthcheck_and_static_logo(tmp_path):
         assert get(port, '/')[1] == b'<html><body>scripted landing</body></html>'
         # trailing_slash is off, so /healthcheck answers without a redirect
         assert get(port, '/healthcheck')[:2] == (200, b'Yay<br />\n')
-        status, body, headers = get(port, '/logo.png')
+        status, body, headers = get(port, '/logo.svg')
         assert status == 200 and body == logo.read_bytes()
     finally:
         assert stop(proc) == 0
