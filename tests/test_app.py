@@ -144,6 +144,10 @@ def test_version_and_app_info_report_the_build(monkeypatch):
     ('/api/items/abc', 'GET', {}, 400),          # the handler's own HTTPError
     ('/api/nope', 'GET', {}, 404),
     ('/api/items/1', 'POST', {'Content-Length': ''}, 411),
+    ('/api/orders', 'DELETE', {}, 405),
+    ('/api/orders', 'POST', {'Content-Type': 'application/json',
+                             'Content-Length': '900000000'}, 413),
+    ('/api/orders', 'POST', {'Content-Type': 'text/plain'}, 415),
 ])
 def test_errors_under_api_are_problem_details(path, method, headers, status):
     build(os.path.join(CONF_DIR, 'prod.conf'))

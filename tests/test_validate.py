@@ -85,6 +85,17 @@ def test_bools_are_not_numbers_and_ints_are_floats():
     assert [e['field'] for e in info.value.errors] == ['n', 'x']
 
 
+@pytest.mark.parametrize('headers, status, text', [
+    ({'Content-Type': 'application/json'}, 400, b'needs a JSON body (Order)'),
+    ({}, 400, b'needs a JSON body (Order)'),
+    ({'Content-Type': 'text/plain'}, 415, b'Expected an entity of content type'),
+])
+def test_no_body_where_a_schema_is_expected_is_a_4xx_not_a_none(headers, status, text):
+    cherrypy.tree.mount(Root(), '')
+    r = Client().post('/orders', headers=headers)
+    assert r.status == status and text in r.body
+
+
 def test_a_malformed_body_is_still_a_400_before_validation():
     cherrypy.tree.mount(Root(), '')
     r = Client().post('/orders', body='{not json', headers={'Content-Type': 'application/json'})
