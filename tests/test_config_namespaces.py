@@ -32,11 +32,14 @@ def write(tmp_path, text: str, name: str = 'app.conf') -> str:
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch):
-    """No PORT/HOST/APP_* from outside; declarations and handlers undone after the test."""
+    """No PORT/HOST/APP_* from outside, no 'orders' declared; all undone after the test."""
     for name in list(os.environ):
         if name in ('PORT', 'HOST') or name.startswith('APP_'):
             monkeypatch.delenv(name)
     declared = dict(cherrypy.config.declared)
+    # NOTE: these tests declare 'orders' themselves; app.api's declaration
+    # (imported by other tests) is put back afterwards.
+    cherrypy.config.declared = {k: v for k, v in declared.items() if k != 'orders'}
     handlers = dict(cherrypy.config.namespaces)
     request_handlers = dict(Request.namespaces)
     yield monkeypatch

@@ -48,7 +48,7 @@ def test_the_page_shows_name_version_commit_environment_pod_and_start(monkeypatc
     assert '<time datetime="%s">' % started in page
     # The live panel's first values are rendered too (the page works without JS).
     assert 'data-state="ready"' in page and 'data-field="state" role="status">Ready<' in page
-    assert re.search(r'data-field="uptime">\d+s<', page)
+    assert re.search(r'data-field="uptime">\d+[dhms]( \d+[hms])?<', page)  # e.g. 3m 20s
     assert re.search(r'data-field="requests_served">[\d,]+<', page)
     # Development links /metrics, and every asset is the service's own.
     assert '<a href="/metrics">' in page
