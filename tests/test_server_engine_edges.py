@@ -317,3 +317,16 @@ def test_signal_handlers_need_the_main_thread(caplog):
         t.start()
         t.join(5)
     assert 'cannot restore handler' in caplog.text and handler._old == {}
+
+
+def test_server_keys_reach_cherrypy_server_at_config_update():
+    """As in CherryPy: no engine start is needed for cherrypy.server and url() to follow."""
+    assert cherrypy.server.socket_port == 8080
+    cherrypy.config.update({'server.socket_port': 9123, 'server.thread_pool': 3})
+    assert (cherrypy.server.socket_port, cherrypy.server.thread_pool) == (9123, 3)
+    assert cherrypy.url('/x') == 'http://127.0.0.1:9123/x'
+    cherrypy.config['server.socket_host'] = '127.0.0.2'
+    assert cherrypy.server.socket_host == '127.0.0.2'
+    from app.core import testing
+    testing.reset()
+    assert (cherrypy.server.socket_port, cherrypy.server.socket_host) == (8080, '127.0.0.1')

@@ -97,6 +97,9 @@ def _on_exit() -> None:
 
 config.watchers.append(log.configure)
 log.configure(config)
+# As in CherryPy: server.* keys reach cherrypy.server at config.update (so
+# cherrypy.server.socket_port and cherrypy.url() agree with config at once).
+config.core_namespaces['server'] = server.set_option
 # Shared state for applications (lib.state): its keys are checked like any
 # declared namespace's, and it follows global config.
 config.declare('state', **_state.DEFAULTS)

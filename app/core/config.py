@@ -160,6 +160,9 @@ class Config(dict):
         self.watchers: list = []
         #: CherryPy's namespace handlers, called on every update.
         self.namespaces = NamespaceSet()
+        #: The core's own handlers, called the same way before those
+        #: (``server``: each key copied onto ``cherrypy.server`` at once).
+        self.core_namespaces = NamespaceSet()
         #: Declared namespaces, by name (``declare``); ``reset`` keeps them.
         self.declared: dict[str, Namespace] = {}
         #: What the environment set, checked (``config_env.read_env``).
@@ -217,6 +220,7 @@ class Config(dict):
             self.generation += 1
             changed = {k: self[k] for k in (*preset, *values, *env.values)}
         self._notify()
+        self.core_namespaces(changed)
         self.namespaces(changed)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -227,6 +231,7 @@ class Config(dict):
                 self.generation += 1
             value = self[key]
         self._notify()
+        self.core_namespaces({key: value})
         self.namespaces({key: value})
 
     def declare(self, name: str, **keys: Any) -> Namespace:

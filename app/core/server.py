@@ -123,6 +123,18 @@ class Server:
             if key.startswith('server.'):
                 setattr(self, key[7:], value)
 
+    def set_option(self, name: str, value: Any) -> None:
+        """``server.<name> = value`` from a config update (a namespace handler).
+
+        Takes effect at the next ``start``; a running server keeps its socket.
+        """
+        setattr(self, name, value)
+
+    def reset_options(self) -> None:
+        """Back to the class's defaults (tests: what config.reset() is to config)."""
+        for name in [n for n in vars(self) if hasattr(type(self), n)]:
+            delattr(self, name)
+
     @property
     def bind_addr(self) -> Any:
         """``(host, port)`` or a unix socket path."""

@@ -194,6 +194,8 @@ def reset() -> None:
     For a test suite's autouse fixture (``yield`` between two calls).
     """
     _core.config.reset()
+    if not _core.server.running:
+        _core.server.reset_options()
     _core.tree.apps.clear()
     _core.tree._order = []
     if _core.engine.state != _core.engine.states.STARTED:
