@@ -106,3 +106,78 @@ def test_compat_plugins_are_accepted():
     assert cherrypy.log.reopen_files not in [cb for _p, cb in cherrypy.engine.listeners['graceful']]
     cherrypy.engine.subscribe('graceful', cherrypy.log.reopen_files)
     cherrypy.config.update({'engine.autoreload.on': False, 'checker.on': False})
+
+
+class PerThread:
+    """CherryPy's documented pattern: a connection per request thread."""
+
+    def __init__(self):
+        self.local = threading.local()
+        self.started = []
+        self.stopped = []
+
+    def start_thread(self, index):
+        self.local.conn = 'conn-%d' % index
+        self.started.append((index, threading.get_ident()))
+
+    def stop_thread(self, index):
+        self.stopped.append(index)
+
+    @cherrypy.expose
+    def index(self):
+        return '%s %d' % (self.local.conn, threading.get_ident())
+
+
+def test_start_thread_runs_in_each_request_thread_before_its_first_request(engine_run):
+    root = PerThread()
+    cherrypy.engine.subscribe('start_thread', root.start_thread)
+    cherrypy.engine.subscribe('stop_thread', root.stop_thread)
+    try:
+        cherrypy.config.update({'server.thread_pool': 3})
+        cherrypy.tree.mount(root, '')
+        cherrypy.engine.start()
+        bodies = []
+        threads = [threading.Thread(target=lambda: bodies.append(http(cherrypy.server, '/')[2]))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(bodies) == 6
+        by_thread = dict((ident, index) for index, ident in root.started)
+        for body in bodies:
+            conn, ident = body.decode().split()
+            assert conn == 'conn-%d' % by_thread[int(ident)]    # set in that very thread
+        indices = sorted(by_thread.values())
+        assert indices == list(range(1, len(indices) + 1))
+        cherrypy.engine.exit()
+        assert sorted(root.stopped) == indices
+    finally:
+        cherrypy.engine.unsubscribe('start_thread', root.start_thread)
+        cherrypy.engine.unsubscribe('stop_thread', root.stop_thread)
+    assert cherrypy.serving.request is None
+
+
+class CtrlC:
+    @cherrypy.expose
+    def index(self):
+        raise KeyboardInterrupt()
+
+
+def test_a_keyboard_interrupt_in_a_handler_stops_the_engine(engine_run):
+    cherrypy.tree.mount(CtrlC(), '')
+    cherrypy.engine.start()
+    fallback = threading.Timer(15, cherrypy.engine.request_exit)   # only if it never stops
+    fallback.start()
+    client = threading.Thread(target=lambda: pytest.raises(Exception, http, cherrypy.server,
+                                                           '/', timeout=5))
+    client.start()
+    try:
+        cherrypy.engine.block()
+    finally:
+        fired = not fallback.is_alive()
+        fallback.cancel()
+        client.join(10)
+    assert not fired, 'the interrupt did not stop the engine'
+    assert cherrypy.engine.state == cherrypy.engine.states.EXITING
+    assert not cherrypy.server.running

@@ -48,6 +48,7 @@ tree = Tree(config, {'tools': tools})
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
 server = Server(tree)
+server.on_interrupt = engine.request_exit
 
 
 class _Serving:

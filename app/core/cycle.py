@@ -34,6 +34,8 @@ MAX_INTERNAL_REDIRECTS = 10
 
 def serve(app: Application, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     """Serve one WSGI request with ``app`` (an Application), following internal redirects."""
+    if _serving.thread_hook is not None:
+        _serving.thread_hook()  # engine 'start_thread', once per worker thread
     request = app.request_class(environ, app)
     token = _serving.set_current(request)
     try:

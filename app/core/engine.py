@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import _serving
 from .logs import log
 
-__all__ = ['Engine', 'states']
+__all__ = ['Engine', 'states', 'ThreadManager']
 
 
 class states:
@@ -54,6 +55,48 @@ class _Plugin:
 
     def unsubscribe(self) -> None:
         """Accepted for compatibility; does nothing."""
+
+
+class ThreadManager:
+    """CherryPy's thread manager: ``start_thread`` and ``stop_thread`` for request threads.
+
+    ``engine.subscribe('start_thread', fn)`` makes every worker thread publish
+    ``start_thread(i)`` (``i`` = 1, 2, ...) before its first request, in that
+    thread, so a program opens a per-thread connection there; ``stop_thread(i)``
+    is published for each such thread when the engine stops (or on
+    ``graceful``). Until something subscribes, requests pay nothing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        #: Thread ident -> its index.
+        self.threads: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire_thread(self) -> None:
+        """Publish ``start_thread(i)`` if this thread has not served a request yet."""
+        ident = threading.get_ident()
+        if ident in self.threads:
+            return
+        with self._lock:
+            i = self.threads[ident] = len(self.threads) + 1
+        self.engine.publish('start_thread', i)
+
+    def release_thread(self) -> None:
+        """Publish ``stop_thread(i)`` for this thread (it will serve no more)."""
+        with self._lock:
+            i = self.threads.pop(threading.get_ident(), None)
+        if i is not None:
+            self.engine.publish('stop_thread', i)
+
+    def stop(self) -> None:
+        """Publish ``stop_thread(i)`` for every thread that started."""
+        with self._lock:
+            released, self.threads = sorted(self.threads.values()), {}
+        for i in released:
+            self.engine.publish('stop_thread', i)
+
+    graceful = stop
 
 
 class SignalHandler:
@@ -110,6 +153,7 @@ class Engine:
         self.signal_handler = SignalHandler(self)
         self.autoreload = _Plugin('autoreload')
         self.timeout_monitor = _Plugin('timeout_monitor')
+        self.thread_manager = ThreadManager(self)
 
     # -- channels ----------------------------------------------------------
     def subscribe(self, channel: str, callback: Callable, priority: int | None = None) -> None:
@@ -120,12 +164,18 @@ class Engine:
         if not any(cb is callback or cb == callback for _p, cb in subs):
             subs.append((priority, callback))
             subs.sort(key=lambda x: x[0])
+        if channel == 'start_thread' and _serving.thread_hook is None:
+            _serving.thread_hook = self.thread_manager.acquire_thread
+            self.subscribe('stop', self.thread_manager.stop, priority=70)
+            self.subscribe('graceful', self.thread_manager.graceful)
 
     def unsubscribe(self, channel: str, callback: Callable) -> None:
         """Stop calling ``callback`` on ``channel`` (no error if it wasn't)."""
         subs = self.listeners.get(channel, [])
         self.listeners[channel] = [(p, cb) for p, cb in subs
                                    if not (cb is callback or cb == callback)]
+        if channel == 'start_thread' and not self.listeners[channel]:
+            _serving.thread_hook = None
 
     def publish(self, channel: str, *args: Any, **kwargs: Any) -> list[Any]:
         """Call every subscriber of ``channel``; errors are logged and re-raised last."""

@@ -116,6 +116,9 @@ class Server:
         self.httpserver: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.running = False
+        #: Called (from the server's thread) after a KeyboardInterrupt or
+        #: SystemExit stopped serving: ``engine.request_exit`` for ``cherrypy.server``.
+        self.on_interrupt: Callable[[], None] | None = None
 
     def configure(self, config: dict[str, Any]) -> None:
         """Copy ``server.*`` keys from ``config`` onto this object."""
@@ -196,6 +199,13 @@ class Server:
         s = self.httpserver
         try:
             s.serve()  # type: ignore[union-attr]
+        except (KeyboardInterrupt, SystemExit) as ex:
+            # A handler (or httpserver.interrupt) raised it: as in CherryPy,
+            # the whole process stops; engine.block() returns.
+            log('%s in the HTTP server: shutting down' % (type(ex).__name__,), 'ENGINE')
+            self.running = False
+            if self.on_interrupt is not None:
+                self.on_interrupt()
         except Exception:  # NOTE: the engine notices through self.running
             log('HTTP server stopped on an error', 'ENGINE', 40, traceback=True)
             self.running = False
