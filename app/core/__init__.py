@@ -7,6 +7,7 @@ and ``.conf`` files.
 """
 from __future__ import annotations
 
+import importlib
 import urllib.parse
 from typing import Any
 
@@ -175,3 +176,16 @@ def _normalize_path(path: str) -> str:
         elif atom and atom != '.':
             atoms.append(atom)
     return ('/' if path.startswith('/') else '') + '/'.join(atoms)
+
+
+#: CherryPy's module names a program reaches as attributes (``cherrypy._cpwsgi``)
+#: without importing them; imported on first use.
+_COMPAT_MODULES = frozenset(('_cptools', '_cprequest', '_cpreqbody', '_cpwsgi', '_json',
+                             'process'))
+
+
+def __getattr__(name: str) -> Any:
+    """Import a compatibility module on first attribute access (``cherrypy._cptools``)."""
+    if name in _COMPAT_MODULES:
+        return importlib.import_module('.' + name, __name__)
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -59,6 +59,10 @@ class Part:
 
     __slots__ = ('name', 'filename', 'content_type', 'file', 'headers', 'value')
 
+    #: An upload up to this many bytes stays in memory; a bigger one goes to
+    #: a temporary file (CherryPy's name).
+    maxrambytes = _SPOOL
+
     def __init__(self, name: str | None, filename: str | None, content_type: str,
                  file: Any, headers: dict[str, str], value: Any = None) -> None:
         self.name = name
@@ -319,7 +323,7 @@ def _process_multipart(body: RequestBody) -> None:
                 raise HTTPError(400, 'Invalid multipart body: field %r is not %s text.'
                                 % (name, charset)) from None
         else:
-            f = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
+            f = tempfile.SpooledTemporaryFile(max_size=Part.maxrambytes)
             f.write(content)
             f.seek(0)
             value = Part(name, filename, ctype, f, headers)
