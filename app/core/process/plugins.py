@@ -16,6 +16,7 @@ process in the foreground as its user).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -186,7 +187,6 @@ class Autoreloader(Monitor):
 
     def sysfiles(self) -> set[str]:
         """The files of every loaded module whose name matches ``match``."""
-        import re
         pattern = re.compile(self.match)
         found = set()
         for name, module in list(sys.modules.items()):
@@ -208,7 +208,8 @@ class Autoreloader(Monitor):
             elif mtime != self.mtimes[filename]:
                 self.bus.log('%s changed: exiting so that the process is restarted.'
                              % filename)
-                self.thread.cancel() if self.thread else None
+                if self.thread is not None:
+                    self.thread.cancel()
                 threading.Thread(target=self.bus.exit, daemon=True).start()
                 return
 
