@@ -29,13 +29,16 @@ class Application:
     """A mounted handler tree: ``Application(root, script_name, config)``.
 
     ``config`` is ``{'/path': {...}}`` or a ``.conf`` path; custom sections
-    are readable as ``app.config['section']['key']``.
+    are readable as ``app.config['section']['key']``. ``script_name=None``
+    (CherryPy's "take it from each request's WSGI ``SCRIPT_NAME``", for an
+    app grafted or served by another WSGI server) is the same as ``''``: a
+    request's ``script_name`` always comes from its environ.
     """
 
-    def __init__(self, root: Any, script_name: str = '', config: Any = None,
+    def __init__(self, root: Any, script_name: str | None = '', config: Any = None,
                  *, global_config: Any = None, toolboxes: dict | None = None) -> None:
         self.root = root
-        self.script_name = script_name.rstrip('/')
+        self.script_name = (script_name or '').rstrip('/')
         self.config: dict[str, dict[str, Any]] = {}
         self.namespaces: dict[str, Callable] = {}
         self.global_config = global_config

@@ -131,6 +131,9 @@ def respond(app: Application, request: Request) -> None:
         finally:
             if run := request.plan.run['on_end_resource']:
                 run()
+                if response.header_list is not None:
+                    # NOTE: these hooks run after finalize and may add to the header list.
+                    response.header_list = _wire_headers(response.header_list)
     except InternalRedirect:
         raise
     except request.throws:
@@ -246,6 +249,22 @@ def _safe_headers(items: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
             value = value.decode('latin-1') if isinstance(value, bytes) else str(value)
         out.append((name, safe_header_value(name, value)))
     return out
+
+
+def _wire_headers(items: Iterable[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """``_safe_headers`` for a header list a hook changed: bytes names and values are Latin-1.
+
+    A name that is neither text nor bytes is a TypeError (a 500 naming it).
+    """
+    out = []
+    for name, value in items:
+        if name.__class__ is bytes:
+            name = name.decode('latin-1')
+        elif name.__class__ is not str:
+            raise TypeError('response.header_list key %r is not a byte string. Header names '
+                            'must be str or bytes.' % (name,))
+        out.append((name, value))
+    return _safe_headers(out)
 
 
 def _closing(request: Request, response: Response) -> Iterable[bytes]:

@@ -146,6 +146,10 @@ class Dispatcher:
         if handler is None:
             return (_Missing(request.script_name + request.path_info), [], sources, False,
                     cacheable, ())
+        if '%2F' in path:
+            # NOTE: the server keeps an encoded slash encoded so that it splits
+            # no segment; in a positional argument it is a slash.
+            vpath = [x.replace('%2F', '/') for x in vpath]
         return handler, vpath, sources, is_index, cacheable, ()
 
     def find(self, app: Application, path: str) -> tuple[Any, list[str], list, bool, bool]:

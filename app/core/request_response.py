@@ -14,9 +14,10 @@ from uuid import uuid4 as _uuid4
 
 from . import _serving
 from .body import RequestBody, parse_query_string
+from .errors import HTTPError
 from .hooks import RequestHooks
 from .http_response import Response
-from .lib.httputil import HeaderMap, Host
+from .lib.httputil import HeaderMap, Host, decode_TEXT
 from .plan import EMPTY_PLAN, Plan
 
 if TYPE_CHECKING:
@@ -43,6 +44,23 @@ REQUEST_DEFAULTS: dict[str, Any] = {
 }
 
 
+class RequestCookie(http.cookies.SimpleCookie):
+    """The request's cookies. A malformed Cookie header keeps the cookies before the fault.
+
+    Asking for a missing cookie (``cookie[name]``) when the header was
+    malformed is a 400 naming the fault, not a KeyError (a 500): the
+    cookie may well be the one the client sent badly. ``get`` and ``in``
+    answer as for any dict.
+    """
+
+    malformed: str | None = None
+
+    def __missing__(self, key: str) -> Any:
+        if self.malformed:
+            raise HTTPError(400, 'Malformed Cookie header: %s' % (self.malformed,))
+        raise KeyError(key)
+
+
 class Request:
     """The request being served. ``cherrypy.request`` proxies to it.
 
@@ -61,7 +79,8 @@ class Request:
         'environ', 'app', 'method', 'path_info', 'script_name', 'config', 'handler',
         'response', 'is_index', 'args', 'plan', 'stage', 'closed',
         # CherryPy's settable attributes (REQUEST_DEFAULTS).
-        'session', '_show_tracebacks', '_show_mismatched_params', 'error_page',
+        'session', '_show_tracebacks', '_show_mismatched_params', '_query_string_encoding',
+        'error_page',
         'process_request_body', 'methods_with_bodies', 'throws', 'dispatch', 'login',
         'json', 'error_response', 'handled_error',
         # Tool state: caching (CherryPy's names, then the stampede claim to
@@ -104,6 +123,7 @@ class Request:
         self.session: Any = None
         self._show_tracebacks: bool | None = None
         self._show_mismatched_params: bool | None = None
+        self._query_string_encoding: str | None = None
         self.error_page: dict[Any, Any] = _EMPTY
         self.process_request_body: bool = True
         self.methods_with_bodies: tuple[str, ...] = _METHODS_WITH_BODIES
@@ -123,7 +143,7 @@ class Request:
         # PERF: no query string, no parsing: most requests never call params.
         self._params: dict[str, Any] | None = {} if not environ.get('QUERY_STRING') else None
         self._headers: HeaderMap | None = None
-        self._cookie: http.cookies.SimpleCookie | None = None
+        self._cookie: RequestCookie | None = None
         self._body: RequestBody | None = None
         self._remote: Host | None = None
         self._local: Host | None = None
@@ -265,12 +285,17 @@ class Request:
     # -- lazily parsed parts ---------------------------------------------
     @property
     def headers(self) -> HeaderMap:
-        """Request headers; keys compare case-insensitively."""
+        """Request headers; keys compare case-insensitively.
+
+        Values holding RFC 2047 encoded-words (``=?utf-8?q?...?=``) are decoded.
+        """
         h = self._headers
         if h is None:
             h = self._headers = HeaderMap()
             for k, v in self.environ.items():
                 if k.startswith('HTTP_'):
+                    if '=?' in v:
+                        v = decode_TEXT(v)  # NOTE: an RFC 2047 value, as CherryPy reads it
                     dict.__setitem__(h, k[5:].replace('_', '-').title(), v)
             ct = self.environ.get('CONTENT_TYPE')
             if ct:
@@ -290,25 +315,26 @@ class Request:
         return list(self.headers.items())
 
     @property
-    def cookie(self) -> http.cookies.SimpleCookie:
-        """Request cookies (a SimpleCookie); malformed ones are skipped."""
+    def cookie(self) -> RequestCookie:
+        """Request cookies (a SimpleCookie); see ``RequestCookie`` for malformed ones."""
         c = self._cookie
         if c is None:
-            c = self._cookie = http.cookies.SimpleCookie()
+            c = self._cookie = RequestCookie()
             raw = self.environ.get('HTTP_COOKIE')
             if raw:
                 try:
                     c.load(raw)
-                except http.cookies.CookieError:
+                except http.cookies.CookieError as ex:
                     # NOTE: a bad cookie header is the client's problem; the
                     # cookies that did parse are kept, as browsers expect.
-                    pass
+                    c.malformed = str(ex)
         return c
 
     #: Attributes read from the route's config (``request.<name>``) unless
     #: set on the request: a plan sets nothing per request for them.
     #: PERF: the production environment sets both on every route.
-    config_read = frozenset(('show_tracebacks', 'show_mismatched_params'))
+    config_read = frozenset(('show_tracebacks', 'show_mismatched_params',
+                             'query_string_encoding'))
 
     @property
     def show_tracebacks(self) -> bool:
@@ -331,10 +357,23 @@ class Request:
         self._show_mismatched_params = value
 
     @property
+    def query_string_encoding(self) -> str:
+        """The encoding query strings are decoded with (``request.query_string_encoding``).
+
+        CherryPy's default, ``'utf8'``; a query string that does not decode is a 404.
+        """
+        v = self._query_string_encoding
+        return self.config.get('request.query_string_encoding', 'utf8') if v is None else v
+
+    @query_string_encoding.setter
+    def query_string_encoding(self, value: str) -> None:
+        self._query_string_encoding = value
+
+    @property
     def query_params(self) -> dict[str, Any]:
         """The parsed query string only."""
         qs = self.query_string
-        return parse_query_string(qs) if qs else {}
+        return parse_query_string(qs, self.query_string_encoding) if qs else {}
 
     @property
     def params(self) -> dict[str, Any]:
@@ -343,7 +382,7 @@ class Request:
         if p is None:
             # PERF: query_params inlined; this runs for every handler call.
             qs = self.environ.get('QUERY_STRING', '')
-            p = self._params = parse_query_string(qs) if qs else {}
+            p = self._params = parse_query_string(qs, self.query_string_encoding) if qs else {}
         return p
 
     @params.setter

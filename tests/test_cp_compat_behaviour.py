@@ -1,0 +1,179 @@
+"""Public behaviour CherryPy's own test suite checks (issue 14's list)."""
+from __future__ import annotations
+
+import pytest
+
+import app.core as cherrypy
+from app.core.lib import httputil
+from helpers import call, fresh_core
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    fresh_core()
+    yield
+    fresh_core()
+
+
+def _append_headers(header_list):
+    cherrypy.serving.response.header_list.extend(header_list)
+
+
+@pytest.fixture
+def append_headers_tool():
+    cherrypy.tools.append_headers = cherrypy.Tool('on_end_resource', _append_headers)
+    yield
+    del cherrypy.tools.append_headers
+
+
+def test_bytes_headers_added_after_finalize_go_out_as_text(append_headers_tool):
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.append_headers(header_list=[(b'WWW-Authenticate', b'Negotiate'),
+                                                    ('WWW-Authenticate', b'Basic realm="f"')])
+        def index(self):
+            return 'hi'
+    cherrypy.tree.mount(Root())
+    r = call(None, '/')
+    assert [(k, v) for k, v in r.header_list if k == 'WWW-Authenticate'] == [
+        ('WWW-Authenticate', 'Negotiate'), ('WWW-Authenticate', 'Basic realm="f"')]
+
+
+def test_a_header_name_that_is_not_text_is_a_500_naming_it(append_headers_tool):
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.append_headers(header_list=[(2, 3)])
+        def index(self):
+            return 'hi'
+    cherrypy.tree.mount(Root())
+    r = call(None, '/')
+    assert r.status == 500
+    assert b'response.header_list key 2 is not a byte string.' in r.body
+
+
+def test_bytes_value_in_header_map_output_is_decoded():
+    h = httputil.HeaderMap()
+    h['X-Raw'] = b'caf\xe9'
+    assert h.output() == [('X-Raw', 'café')]
+
+
+def test_application_with_script_name_none_takes_it_from_the_environ():
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return cherrypy.request.script_name + '|' + cherrypy.url()
+    app = cherrypy.Application(Root(), script_name=None)
+    assert app.script_name == ''
+    cherrypy.tree.graft(app, '/hosted')
+    assert call(None, '/hosted/').body == b'/hosted|http://127.0.0.1/hosted/'
+
+
+def test_encoded_slash_in_a_positional_argument_is_a_slash():
+    class Root:
+        @cherrypy.expose
+        def default(self, *args):
+            return repr(args)
+
+        @cherrypy.expose
+        def page(self, *args):
+            return repr(args)
+    cherrypy.tree.mount(Root())
+    assert call(None, '/page%2Fname').body == b"('page/name',)"
+    assert call(None, '/page/a%2Fb/c').body == b"('a/b', 'c')"
+
+
+class _CookieRoot:
+    @cherrypy.expose
+    def single(self, name):
+        return cherrypy.request.cookie[name].value
+
+
+def test_a_malformed_cookie_asked_for_is_400_others_still_parse():
+    cherrypy.tree.mount(_CookieRoot())
+    r = call(None, '/single?name=Something-With%2CComma',
+             headers={'Cookie': 'ok=1; Something-With,Comma=some-value'})
+    assert r.status == 400 and b'Malformed Cookie header' in r.body
+    r = call(None, '/single?name=ok', headers={'Cookie': 'ok=1; Something-With,Comma=v'})
+    assert (r.status, r.body) == (200, b'1')
+
+
+def test_a_missing_cookie_in_a_good_header_is_still_a_key_error():
+    cookie = cherrypy.request_response.RequestCookie()
+    cookie.load('a=1')
+    with pytest.raises(KeyError):
+        cookie['b']
+    assert cookie.get('b') is None
+
+
+@pytest.mark.parametrize('header, expected', [
+    ('bytes=3-6', [(3, 7)]),
+    ('bytes=2-4,-1', [(2, 5), (7, 8)]),
+    ('bytes=-100', [(0, 8)]),
+    ('bytes=5-', [(5, 8)]),
+    ('bytes=2-100', [(2, 8)]),
+    ('bytes=9-10', []),
+    ('bytes=6-3', None),
+    ('bytes=-', None),
+    ('bytes=a-b', None),
+    ('items=1-2', None),
+    ('', None),
+])
+def test_get_ranges(header, expected):
+    assert httputil.get_ranges(header, 8) == expected
+
+
+@pytest.mark.parametrize('atoms, expected', [
+    (('', ''), '/'), (('/sn/', '/pi/'), '/sn/pi/'), (('/sn', ''), '/sn'), (('', '/pi'), '/pi'),
+])
+def test_urljoin(atoms, expected):
+    assert httputil.urljoin(*atoms) == expected
+
+
+def test_decode_text_and_encoded_request_headers():
+    assert httputil.decode_TEXT('=?utf-8?q?f=C3=BCr?=') == 'für'
+    assert httputil.decode_TEXT_maybe('plain') == 'plain'
+    assert httputil.decode_TEXT('=?nonesuch?q?f=FCr?=') == 'f\xfcr'
+
+    class Root:
+        @cherrypy.expose
+        def ifmatch(self):
+            val = cherrypy.request.headers['If-Match']
+            cherrypy.response.headers['ETag'] = val
+            return val
+    cherrypy.tree.mount(Root())
+    r = call(None, '/ifmatch', headers={'If-Match': '=?utf-8?q?=E2=84=ABngstr=C3=B6m?='})
+    assert r.body == '\u212bngstr\xf6m'.encode('utf-8')
+    assert r.headers['ETag'] == '=?utf-8?b?4oSrbmdzdHLDtm0=?='
+
+
+def test_relative_internal_redirect_resolves_against_the_current_path():
+    class Sub:
+        @cherrypy.expose
+        def relative(self, **kw):
+            raise cherrypy.InternalRedirect('cousin?t=6')
+
+        @cherrypy.expose
+        def cousin(self, t):
+            return cherrypy.request.path_info + ' ' + t
+
+    class Root:
+        sub = Sub()
+    cherrypy.tree.mount(Root())
+    assert call(None, '/sub/relative?a=3').body == b'/sub/cousin 6'
+
+
+def test_query_string_encoding_per_handler_and_the_default():
+    class Root:
+        @cherrypy.expose
+        def utf(self, q):
+            return q
+
+        @cherrypy.expose
+        @cherrypy.config(**{'request.query_string_encoding': 'latin1'})
+        def latin(self, q):
+            return q
+    cherrypy.tree.mount(Root())
+    assert call(None, '/latin?q=%E9').body == 'é'.encode('utf-8')
+    assert call(None, '/utf?q=%C3%A9').body == 'é'.encode('utf-8')
+    r = call(None, '/utf?q=%E9')
+    assert r.status == 404 and b"encoded with 'utf8'" in r.body
