@@ -319,3 +319,85 @@ def test_reprconf_parser_and_attributes(tmp_path):
     assert reprconf.unrepr('{"a": 1}') == {'a': 1}
     with pytest.raises(cherrypy.ConfigError):
         reprconf.unrepr('__import__("os")')
+
+
+# -- toolboxes ---------------------------------------------------------------
+
+def test_a_tool_with_its_own_setup_accepts_its_own_arguments():
+    class MapTool(cherrypy.Tool):
+        def _setup(self):
+            cherrypy.request.pi_map = self._merged_args()['map']
+            cherrypy.request.hooks.attach('before_finalize', self.callable)
+
+    def apply_map():
+        old, new = cherrypy.request.pi_map
+        cherrypy.response.body = cherrypy.response.body.replace(old, new)
+    cherrypy.tools.mapper = MapTool('before_finalize', apply_map)
+    try:
+        class Root:
+            @cherrypy.expose
+            def index(self):
+                return 'pi is pi'
+        cherrypy.tree.mount(Root(), '', {'/': {'tools.mapper.on': True,
+                                               'tools.mapper.map': ('pi', '3.14')}})
+        assert call(None, '/').body == b'3.14 is 3.14'
+        with pytest.raises(cherrypy.ConfigError):  # a callable with arguments: checked
+            cherrypy.tree.mount(Root(), '/x', {'/': {'tools.response_headers.bogus': 1}})
+    finally:
+        del cherrypy.tools.mapper
+
+
+def test_any_object_with_setup_registers_as_a_tool():
+    class Marker:
+        def _setup(self):
+            cherrypy.request.hooks.attach('before_finalize', self.mark)
+
+        def mark(self):
+            cherrypy.response.headers['X-Marked'] = 'yes'
+    cherrypy.tools.marker = Marker()
+    try:
+        class Root:
+            @cherrypy.expose
+            def index(self):
+                return 'x'
+        cherrypy.tree.mount(Root(), '', {'/': {'tools.marker.on': True}})
+        assert call(None, '/').headers['X-Marked'] == 'yes'
+    finally:
+        del cherrypy.tools.marker
+    assert 'marker' not in cherrypy.tools
+
+
+def test_an_application_made_directly_knows_the_builtin_tools():
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return 'hi'
+    app = cherrypy.Application(Root(), '', {'/': {'tools.response_headers.on': True,
+                                                  'tools.response_headers.headers':
+                                                  [('X-Direct', '1')]}})
+    assert app.toolboxes['tools'] is cherrypy.tools
+    assert call(app, '/').headers['X-Direct'] == '1'
+
+
+def test_request_class_namespaces_adds_a_toolbox():
+    box = cherrypy.Toolbox('myauth')
+
+    def deny(default=False):
+        if not default:
+            raise cherrypy.HTTPError(401)
+    box.deny = cherrypy.Tool('before_handler', deny)
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return 'open'
+    app = cherrypy.tree.mount(Root(), '', {'/': {'myauth.deny.on': True}})
+    assert call(None, '/').status == 200  # not a namespace yet: an unknown section key
+    app.request_class.namespaces['myauth'] = box
+    try:
+        assert 'myauth' in app.request_class.namespaces
+        assert call(None, '/').status == 401
+        with pytest.raises(TypeError):
+            app.request_class.namespaces['other'] = lambda k, v: None
+    finally:
+        cherrypy.tree.toolboxes.pop('myauth', None)

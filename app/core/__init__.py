@@ -45,6 +45,7 @@ __version__ = '18.10.0'
 
 config = Config()
 tree = Tree(config, {'tools': tools})
+Application.default_toolboxes = tree.toolboxes
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
 server = Server(tree)

@@ -14,6 +14,7 @@ from typing import Any
 from .config import check_keys, merge
 from .cycle import serve
 from .dispatch import Dispatcher
+from .hooks import Toolbox
 from .lib.cptools import trailing_slash as _trailing_slash
 from .logs import log
 from .plan import Plan, build_plan
@@ -33,7 +34,14 @@ class Application:
     (CherryPy's "take it from each request's WSGI ``SCRIPT_NAME``", for an
     app grafted or served by another WSGI server) is the same as ``''``: a
     request's ``script_name`` always comes from its environ.
+
+    Without ``toolboxes`` it uses ``default_toolboxes``, which the package
+    sets to the tree's (``{'tools': cherrypy.tools}``), so an Application
+    made directly (say, for a ``VirtualHost``) knows the built-in tools.
     """
+
+    #: The toolboxes of an Application given none (the package sets them).
+    default_toolboxes: dict[str, Any] = {}
 
     def __init__(self, root: Any, script_name: str | None = '', config: Any = None,
                  *, global_config: Any = None, toolboxes: dict | None = None) -> None:
@@ -42,7 +50,7 @@ class Application:
         self.config: dict[str, dict[str, Any]] = {}
         self.namespaces: dict[str, Callable] = {}
         self.global_config = global_config
-        self.toolboxes = toolboxes or {}
+        self.toolboxes = self.default_toolboxes if toolboxes is None else toolboxes
         self.log = log
         self._plans: dict[tuple, Plan] = {}
         self._routes: dict[Any, tuple] = {}
@@ -50,6 +58,11 @@ class Application:
         self._generation = None
         self._dispatch_sections: dict[str, Any] = {}
         self.merge(config)
+
+    @property
+    def request_class(self) -> _RequestClass:
+        """CherryPy's ``app.request_class``, for its ``namespaces`` of toolboxes."""
+        return _RequestClass(self)
 
     # -- config ------------------------------------------------------------
     def merge(self, config: Any) -> None:
@@ -152,6 +165,39 @@ class Application:
 
     #: The WSGI entry point: the request cycle, in ``cycle.py``.
     __call__ = serve
+
+
+class _ToolboxNamespaces:
+    """``app.request_class.namespaces``: config namespaces served by a Toolbox.
+
+    ``namespaces['myauth'] = Toolbox('myauth')`` makes ``myauth.<tool>.on``
+    switch that toolbox's tools on, as ``tools.*`` does the built-in ones
+    (for every application sharing this app's toolboxes, as in CherryPy,
+    where the namespaces belong to the Request class).
+    """
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    def __getitem__(self, name: str) -> Any:
+        return self.app.toolboxes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.app.toolboxes
+
+    def __setitem__(self, name: str, toolbox: Any) -> None:
+        if not isinstance(toolbox, Toolbox):
+            raise TypeError('request namespace %r: only a Toolbox is supported here, not %r'
+                            % (name, toolbox))
+        self.app.toolboxes[name] = toolbox
+        self.app.clear_routes()
+
+
+class _RequestClass:
+    """What ``app.request_class`` offers: the request namespaces (toolboxes)."""
+
+    def __init__(self, app: Application) -> None:
+        self.namespaces = _ToolboxNamespaces(app)
 
 
 _DEFAULT_DISPATCHER = Dispatcher()

@@ -86,10 +86,17 @@ class Tool:
         return names, varkw
 
     def accepts(self, arg: str) -> bool:
-        """True when ``tools.<name>.<arg>`` is a key this tool understands."""
+        """True when ``tools.<name>.<arg>`` is a key this tool understands.
+
+        A subclass with its own ``_setup`` whose callable takes no
+        arguments can only mean its arguments for that ``_setup`` (which
+        reads them with ``self._merged_args()``), so it accepts any.
+        """
         if arg in ('on', 'priority'):
             return True
         names, varkw = self._params()
+        if not names and not varkw and type(self)._setup is not Tool._setup:
+            return True
         return varkw or arg in names
 
     def __call__(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
@@ -323,6 +330,9 @@ class Toolbox:
                 value._name = name
             value.namespace = self.namespace
             self._tools[name] = value
+        elif callable(getattr(value, '_setup', None)):
+            # NOTE: CherryPy takes any object with a _setup as a tool.
+            self._tools[name] = _ForeignTool(value, name, self.namespace)
         object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
@@ -343,3 +353,24 @@ class Toolbox:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tools)
+
+
+class _ForeignTool(Tool):
+    """A registered object that is no Tool but has CherryPy's ``_setup``.
+
+    Its ``_setup`` is called per request, before ``on_start_resource``
+    (it attaches its own hooks); it accepts any argument.
+    """
+
+    def __init__(self, obj: Any, name: str, namespace: str) -> None:
+        super().__init__('on_start_resource', _no_op, name)
+        self.obj = obj
+        self.namespace = namespace
+
+    def _setup(self) -> None:
+        """Run the object's own ``_setup``."""
+        self.obj._setup()
+
+
+def _no_op() -> None:
+    """A foreign tool's placeholder callable (its _setup attaches the real hooks)."""
