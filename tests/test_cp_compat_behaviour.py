@@ -177,3 +177,94 @@ def test_query_string_encoding_per_handler_and_the_default():
     assert call(None, '/utf?q=%C3%A9').body == 'é'.encode('utf-8')
     r = call(None, '/utf?q=%E9')
     assert r.status == 404 and b"encoded with 'utf8'" in r.body
+
+
+def test_tools_register_and_tool_on_is_refused():
+    @cherrypy.tools.register('before_finalize', name='stamp')
+    def stamp_it(value='x'):
+        cherrypy.response.headers['X-Stamp'] = value
+    try:
+        with pytest.raises(AttributeError, match='config entry'):
+            cherrypy.tools.stamp.on
+        with pytest.raises(AttributeError):
+            cherrypy.tools.stamp.on = True
+
+        class Root:
+            @cherrypy.expose
+            @cherrypy.tools.stamp(value='ok')
+            def index(self):
+                return 'hi'
+        cherrypy.tree.mount(Root())
+        assert call(None, '/').headers['X-Stamp'] == 'ok'
+    finally:
+        del cherrypy.tools.stamp
+
+
+def test_request_hooks_lists_hook_objects_in_run_order():
+    seen = {}
+
+    def late():
+        pass
+    late.priority = 90
+
+    def early():
+        pass
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            cherrypy.request.hooks.attach('before_finalize', late)
+            cherrypy.request.hooks.attach('before_finalize', early, priority=10)
+            hooks = cherrypy.request.hooks['before_finalize']
+            seen['cb'] = [h.callback for h in hooks]
+            seen['prio'] = [h.priority for h in hooks]
+            return 'ok'
+    cherrypy.tree.mount(Root())
+    call(None, '/')
+    assert seen['cb'][0] is early and seen['cb'][-1] is late
+    assert seen['prio'] == sorted(seen['prio'])
+
+
+def test_err_redirect_and_the_previous_request_after_internal_redirect():
+    class Root:
+        @cherrypy.expose
+        @cherrypy.config(**{'tools.err_redirect.on': True,
+                            'tools.err_redirect.url': '/errpage',
+                            'tools.err_redirect.internal': False})
+        def external(self):
+            raise ValueError('boom')
+
+        @cherrypy.expose
+        @cherrypy.config(**{'tools.err_redirect.on': True,
+                            'tools.err_redirect.url': '/errpage'})
+        def internal(self):
+            raise ValueError('boom')
+
+        @cherrypy.expose
+        def errpage(self):
+            prev = cherrypy.request.prev
+            return 'sorry, from %s closed=%s' % (prev.path_info, prev.closed)
+    cherrypy.tree.mount(Root())
+    r = call(None, '/external')
+    assert r.status == 303 and r.headers['Location'].endswith('/errpage')
+    r = call(None, '/internal')
+    assert (r.status, r.body) == (200, b'sorry, from /internal closed=True')
+
+
+def test_image_map_coordinates_become_x_and_y():
+    class Root:
+        @cherrypy.expose
+        def ismap(self, x, y):
+            return '%r, %r' % (x, y)
+    cherrypy.tree.mount(Root())
+    assert call(None, '/ismap?223,114').body == b'223, 114'
+
+
+def test_accept_elements_in_cherrypys_order():
+    h = httputil.HeaderMap({'Accept': 'text/plain; q=0.5, text/html, text/x-dvi; q=0.8, '
+                                      'text/x-c'})
+    assert [str(e) for e in h.elements('Accept')] == [
+        'text/x-c', 'text/html', 'text/x-dvi;q=0.8', 'text/plain;q=0.5']
+    h = httputil.HeaderMap({'Accept': 'text/*, text/html, text/html;level=1, */*'})
+    assert [str(e) for e in h.elements('Accept')] == [
+        'text/html;level=1', 'text/html', 'text/*', '*/*']

@@ -1,50 +1,24 @@
 """``cherrypy._cprequest``: the request objects under CherryPy's module name.
 
 ``Request`` and ``Response`` are the core's (``request_response``,
-``http_response``); ``hookpoints`` is ``hooks.HOOK_POINTS``. ``Hook`` and
-``HookMap`` are small standalone versions of CherryPy's classes: the core
-keeps a request's hooks in its route's plan (``request.hooks`` is the
-per-request view), so these serve programs that build hook lists themselves.
+``http_response``); ``hookpoints`` is ``hooks.HOOK_POINTS``; ``Hook`` is
+``hooks.Hook`` (what ``request.hooks[point]`` lists). ``HookMap`` is a small
+standalone version of CherryPy's: the core keeps a request's hooks in its
+route's plan (``request.hooks`` is the per-request view), so it serves
+programs that build hook maps themselves.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .hooks import HOOK_POINTS, RequestHooks
+from .hooks import HOOK_POINTS, Hook, RequestHooks
 from .http_response import Response
 from .request_response import Request
 
 __all__ = ['Request', 'Response', 'Hook', 'HookMap', 'RequestHooks', 'hookpoints']
 
 hookpoints = list(HOOK_POINTS)
-
-
-class Hook:
-    """``callback(**kwargs)`` to run at a hook point, ordered by ``priority``.
-
-    ``failsafe`` and ``priority`` default to the callback's attributes of
-    those names, else False and 50.
-    """
-
-    def __init__(self, callback: Callable[..., Any], failsafe: bool | None = None,
-                 priority: int | None = None, **kwargs: Any) -> None:
-        self.callback = callback
-        self.failsafe = getattr(callback, 'failsafe', False) if failsafe is None else failsafe
-        self.priority = getattr(callback, 'priority', 50) if priority is None else priority
-        self.kwargs = kwargs
-
-    def __lt__(self, other: Hook) -> bool:
-        return self.priority < other.priority
-
-    def __call__(self) -> Any:
-        """Run the callback with its arguments."""
-        return self.callback(**self.kwargs)
-
-    def __repr__(self) -> str:
-        return '%s(callback=%r, failsafe=%r, priority=%r, %s)' % (
-            type(self).__name__, self.callback, self.failsafe, self.priority,
-            ', '.join('%s=%r' % kv for kv in self.kwargs.items()))
 
 
 class HookMap(dict):

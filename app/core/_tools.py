@@ -31,6 +31,8 @@ def build_toolbox() -> Toolbox:
     t.log_headers = _tool('log_headers', cptools.log_request_headers)
     t.referer = _tool('referer', cptools.referer)
     t.redirect = _tool('redirect', cptools.redirect)
+    # NOTE: the same redirect, on the error path (a 500 redirects instead).
+    t.err_redirect = _tool('err_redirect', cptools.redirect)
     t.accept = _tool('accept', cptools.accept)
     t.autovary = _tool('autovary', cptools.autovary)
     t.flatten = _tool('flatten', cptools.flatten)

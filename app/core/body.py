@@ -7,6 +7,7 @@ multipart body (400), undecodable form text (400).
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import urllib.parse
 from collections.abc import Callable
@@ -235,6 +236,9 @@ def _add(params: dict[str, Any], key: str, value: Any) -> None:
         params[key] = value
 
 
+#: What an ``<img ismap>`` click sends as the whole query string.
+_IMAGE_MAP = re.compile(r'[0-9]{1,9},[0-9]{1,9}')
+
 #: More query fields than this is an absurd query string: 400, not work.
 MAX_QUERY_FIELDS = 1000
 
@@ -243,8 +247,12 @@ def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
     """Parse a query string; a repeated field becomes a list.
 
     Raises HTTPError 404 for undecodable text (as CherryPy does) and 400 for
-    more than MAX_QUERY_FIELDS fields.
+    more than MAX_QUERY_FIELDS fields. The coordinates an ``<img ismap>``
+    link sends (``?223,114``) become ``x`` and ``y``.
     """
+    if _IMAGE_MAP.fullmatch(qs):
+        x, y = qs.split(',')
+        return {'x': int(x), 'y': int(y)}
     try:
         pairs = urllib.parse.parse_qsl(qs, keep_blank_values=True, encoding=encoding,
                                        errors='strict', max_num_fields=MAX_QUERY_FIELDS,

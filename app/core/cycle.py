@@ -154,6 +154,8 @@ def respond(app: Application, request: Request) -> None:
         except HTTPRedirect as redirect:
             redirect.set_response(response)
             finalize(request, response)
+        except InternalRedirect:
+            raise  # NOTE: serve the other path instead of the error (tools.err_redirect)
         except Exception:
             # 5. The failsafe: a plain 500, whatever happened above.
             log.error('error while handling an error', 'HTTP', traceback=True)
@@ -299,6 +301,10 @@ def _redirected(request: Request, ir: InternalRedirect) -> Request:
     env['REQUEST_METHOD'] = 'GET'
     new = Request(env, request.app)
     new.script_name = request.script_name
+    new.prev = request
+    # NOTE: superseded: nothing more happens to it (its on_end_request hooks
+    # do not run; the new request's do).
+    request.closed = True
     new.session = request.session  # NOTE: one session (and its lock) per client request
     return new
 

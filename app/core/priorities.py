@@ -37,6 +37,7 @@ autovary.vary         before_finalize              95
 caching.store         before_finalize             100
 log_tracebacks        before_error_response        50
 log_headers           before_error_response        50
+err_redirect          before_error_response        50
 caching.release       on_end_request               50
 sessions.close        on_end_request               50
 ====================  =====================  ========
@@ -86,6 +87,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'caching.store': ('before_finalize', 100),
     'log_tracebacks': ('before_error_response', 50),
     'log_headers': ('before_error_response', 50),
+    'err_redirect': ('before_error_response', 50),
     'caching.release': ('on_end_request', 50),
     'sessions.close': ('on_end_request', 50),
 }

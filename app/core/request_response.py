@@ -77,7 +77,7 @@ class Request:
     __slots__ = (
         # The request as it arrived, and where it is going.
         'environ', 'app', 'method', 'path_info', 'script_name', 'config', 'handler',
-        'response', 'is_index', 'args', 'plan', 'stage', 'closed',
+        'response', 'is_index', 'args', 'plan', 'stage', 'closed', 'prev',
         # CherryPy's settable attributes (REQUEST_DEFAULTS).
         'session', '_show_tracebacks', '_show_mismatched_params', '_query_string_encoding',
         'error_page',
@@ -119,6 +119,8 @@ class Request:
         self.plan: Plan = EMPTY_PLAN
         self.stage: str | None = None
         self.closed: bool = False
+        #: The request this one replaces after an InternalRedirect (else None).
+        self.prev: Request | None = None
         # PERF: one store per slot, no loop: this runs on every request.
         self.session: Any = None
         self._show_tracebacks: bool | None = None

@@ -120,8 +120,16 @@ class HeaderMap(dict):
         return h
 
     def elements(self, key: str) -> list[HeaderElement]:
-        """Return the parsed, q-sorted elements of header ``key``."""
-        return header_elements(key, self.get(key))
+        """Return the parsed elements of header ``key``.
+
+        Accept* elements come most preferred first, as CherryPy orders them:
+        by q-value, equal ones by their text, descending (so
+        ``text/html;level=1`` before ``text/html`` before ``text/*``).
+        """
+        elements = header_elements(key, self.get(key))
+        if key.lower().startswith('accept'):
+            elements.sort(key=lambda e: (e.qvalue, str(e)), reverse=True)
+        return elements
 
     def values(self, key: str | None = None):
         """With a key: the element values of that header (CherryPy API)."""
