@@ -268,3 +268,65 @@ def test_accept_elements_in_cherrypys_order():
     h = httputil.HeaderMap({'Accept': 'text/*, text/html, text/html;level=1, */*'})
     assert [str(e) for e in h.elements('Accept')] == [
         'text/html;level=1', 'text/html', 'text/*', '*/*']
+
+
+class _EtagRoot:
+    @cherrypy.expose
+    def resource(self):
+        return 'Oh wah ta goo Siam.'
+
+    @cherrypy.expose
+    def fail(self, code):
+        raise cherrypy.HTTPError(int(code))
+
+
+def test_etags_autotags_and_preconditions():
+    cherrypy.tree.mount(_EtagRoot(), '', {'/': {'tools.etags.on': True,
+                                                'tools.etags.autotags': True}})
+    r = call(None, '/resource')
+    etag = r.headers['ETag']
+    assert r.status == 200 and etag.startswith('"') and len(etag) == 34
+    assert call(None, '/resource', headers={'If-Match': etag}).status == 200
+    assert call(None, '/resource', headers={'If-Match': '*'}).status == 200
+    assert call(None, '/resource', headers={'If-Match': '"other"'}).status == 412
+    r = call(None, '/resource', headers={'If-None-Match': etag})
+    assert r.status == 304 and r.body == b''
+    assert call(None, '/resource', 'POST', headers={'If-None-Match': etag}).status == 412
+    assert call(None, '/resource', headers={'If-None-Match': '"other"'}).status == 200
+    # Errors are left alone.
+    assert call(None, '/fail/404', headers={'If-Match': etag}).status == 404
+
+
+def test_etags_without_autotags_only_checks_a_handlers_etag():
+    class Root:
+        @cherrypy.expose
+        def tagged(self):
+            cherrypy.response.headers['ETag'] = '"v1"'
+            return 'x'
+
+        @cherrypy.expose
+        def untagged(self):
+            return 'y'
+    cherrypy.tree.mount(Root(), '', {'/': {'tools.etags.on': True}})
+    assert call(None, '/tagged', headers={'If-None-Match': '"v1"'}).status == 304
+    r = call(None, '/untagged')
+    assert r.status == 200 and 'ETag' not in r.headers
+
+
+def test_params_tool_converts_by_annotation():
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.params()
+        def page(self, limit: int = 10, name='x'):
+            return '%s %s' % (type(limit).__name__, name)
+
+        @cherrypy.expose
+        @cherrypy.tools.params(error=422)
+        def strict(self, limit: int):
+            return str(limit)
+    cherrypy.tree.mount(Root())
+    assert call(None, '/page?limit=5').body == b'int x'
+    assert call(None, '/page').body == b'int x'
+    r = call(None, '/page?limit=')
+    assert r.status == 400 and b'invalid literal for int' in r.body
+    assert call(None, '/strict?limit=a').status == 422

@@ -37,6 +37,8 @@ def build_toolbox() -> Toolbox:
     t.autovary = _tool('autovary', cptools.autovary)
     t.flatten = _tool('flatten', cptools.flatten)
     t.ignore_headers = _tool('ignore_headers', cptools.ignore_headers)
+    t.etags = _tool('etags', cptools.validate_etags)
+    t.params = _tool('params', cptools.convert_params)
     # NOTE: applied by the core while finalizing; the plan reads its keys.
     t.encode = SettingsTool(*PRIORITIES['encode'][:1], keys=encoding.ENCODE_KEYS,
                             priority=PRIORITIES['encode'][1])

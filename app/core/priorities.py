@@ -22,6 +22,7 @@ ignore_headers        before_request_body          50
 sessions.lock_early   before_request_body          60
 auth_basic            before_handler                1
 auth_digest           before_handler                1
+params                before_handler               15
 caching               before_handler               20
 staticdir             before_handler               50
 staticfile            before_handler               50
@@ -32,6 +33,7 @@ flatten               before_finalize              50
 expires               before_finalize              50
 sessions.save         before_finalize              50
 encode                before_finalize              70
+etags                 before_finalize              75
 gzip                  before_finalize              80
 autovary.vary         before_finalize              95
 caching.store         before_finalize             100
@@ -72,6 +74,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'sessions.lock_early': ('before_request_body', 60),
     'auth_basic': ('before_handler', 1),
     'auth_digest': ('before_handler', 1),
+    'params': ('before_handler', 15),
     'caching': ('before_handler', 20),
     'staticdir': ('before_handler', 50),
     'staticfile': ('before_handler', 50),
@@ -82,6 +85,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'expires': ('before_finalize', 50),
     'sessions.save': ('before_finalize', 50),
     'encode': ('before_finalize', 70),
+    'etags': ('before_finalize', 75),
     'gzip': ('before_finalize', 80),
     'autovary.vary': ('before_finalize', 95),
     'caching.store': ('before_finalize', 100),

@@ -10,12 +10,15 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
+from .etags import validate_etags
 from .hosts import valid_host
 from .httputil import HeaderMap
+from .params import convert_params
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
            'log_traceback', 'log_request_headers', 'referer', 'redirect',
-           'accept', 'autovary', 'flatten', 'ignore_headers']
+           'accept', 'autovary', 'flatten', 'ignore_headers', 'validate_etags',
+           'convert_params']
 
 
 def trailing_slash(missing: bool = True, extra: bool = False, status: int | None = None,
