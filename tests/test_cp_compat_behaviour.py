@@ -330,3 +330,40 @@ def test_params_tool_converts_by_annotation():
     r = call(None, '/page?limit=')
     assert r.status == 400 and b'invalid literal for int' in r.body
     assert call(None, '/strict?limit=a').status == 422
+
+
+def test_virtual_host_dispatcher_routes_by_host(tmp_path):
+    (tmp_path / 'a.txt').write_text('static a')
+
+    class Site:
+        def __init__(self, name):
+            self.name = name
+
+        @cherrypy.expose
+        def index(self):
+            return 'site ' + self.name
+
+        @cherrypy.expose
+        def where(self):
+            return cherrypy.url('next')
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return 'root'
+    root = Root()
+    root.two = Site('two')
+    cherrypy.tree.mount(root, '', {
+        '/': {'request.dispatch': cherrypy.dispatch.VirtualHost(**{'www.two.test': '/two'})},
+        '/two/files': {'tools.staticdir.on': True, 'tools.staticdir.dir': str(tmp_path)},
+    })
+    assert call(None, '/', headers={'Host': 'other.test'}).body == b'root'
+    assert call(None, '/two/', headers={'Host': 'other.test'}).body == b'site two'
+    assert call(None, '/', headers={'Host': 'www.two.test'}).body == b'site two'
+    # the same path, another host: not served from a cached route
+    assert call(None, '/', headers={'Host': 'other.test'}).body == b'root'
+    assert call(None, '/where', headers={'Host': 'www.two.test'}).body == \
+        b'http://www.two.test/next'
+    assert call(None, '/files/a.txt', headers={'Host': 'www.two.test'}).body == b'static a'
+    assert call(None, '/', headers={'Host': 'x', 'X-Forwarded-Host': 'www.two.test'}
+                ).body == b'site two'
