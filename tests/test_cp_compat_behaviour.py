@@ -367,3 +367,13 @@ def test_virtual_host_dispatcher_routes_by_host(tmp_path):
     assert call(None, '/files/a.txt', headers={'Host': 'www.two.test'}).body == b'static a'
     assert call(None, '/', headers={'Host': 'x', 'X-Forwarded-Host': 'www.two.test'}
                 ).body == b'site two'
+
+
+def test_session_survives_del_and_has_cherrypys_class_names():
+    from app.core.lib import sessions
+    proxy = cherrypy.session
+    del cherrypy.session
+    del cherrypy.session  # as often as a program likes
+    assert cherrypy.session is proxy
+    assert sessions.FileSession.SESSION_PREFIX == 'session-'
+    assert sessions.RamSession.clean_thread is None

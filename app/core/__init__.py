@@ -8,6 +8,8 @@ and ``.conf`` files.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 import urllib.parse
 from typing import Any
 
@@ -190,3 +192,19 @@ def __getattr__(name: str) -> Any:
     if name in _COMPAT_MODULES:
         return importlib.import_module('.' + name, __name__)
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
+
+
+class _CoreModule(types.ModuleType):
+    """The package's module type: ``del cherrypy.session`` keeps the proxy.
+
+    CherryPy programs delete ``cherrypy.session`` when they switch storage
+    classes (CherryPy's sessions tool sets it again on the next request);
+    here it is the one proxy to the current request's session, always valid.
+    """
+
+    def __delattr__(self, name: str) -> None:
+        if name != 'session':
+            super().__delattr__(name)
+
+
+sys.modules[__name__].__class__ = _CoreModule
