@@ -401,3 +401,41 @@ def test_request_class_namespaces_adds_a_toolbox():
             app.request_class.namespaces['other'] = lambda k, v: None
     finally:
         cherrypy.tree.toolboxes.pop('myauth', None)
+
+
+# -- the engine, the server and request threads ---------------------------
+
+def _wsgi_ok(environ, start_response):
+    if environ['PATH_INFO'] == '/ctrlc':
+        raise KeyboardInterrupt
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '2')])
+    return [b'ok']
+
+
+def test_request_threads_are_announced_and_ctrl_c_in_a_handler_exits_the_engine():
+    from app.core.server import Server
+    from app.core.testing import http
+    engine = cherrypy.Engine()
+    started, stopped = [], []
+    engine.subscribe('start_thread', started.append)
+    engine.subscribe('stop_thread', stopped.append)
+    server = Server(_wsgi_ok, engine)
+    server.socket_host, server.socket_port, server.thread_pool = '127.0.0.1', 0, 1
+    engine.subscribe('start', server.start)
+    engine.subscribe('stop', server.stop)
+    engine.start()
+    try:
+        assert http(server, '/')[2] == b'ok'
+        assert http(server, '/')[2] == b'ok'
+        assert started == [1]  # one worker thread, announced once
+        engine.graceful()
+        assert stopped == [1]
+        assert http(server, '/')[2] == b'ok'
+        assert started == [1, 1]  # announced again after graceful
+        with pytest.raises(Exception):
+            http(server, '/ctrlc', timeout=5)
+        wait_until(lambda: engine.state == wspbus.states.EXITING, 10,
+                   'KeyboardInterrupt in a handler did not exit the engine')
+        assert not server.running
+    finally:
+        engine.exit()

@@ -50,7 +50,7 @@ tree = Tree(config, {'tools': tools})
 Application.default_toolboxes = tree.toolboxes
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
-server = Server(tree)
+server = Server(tree, engine)
 
 
 class _Serving:

@@ -20,7 +20,7 @@ import traceback as _traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ['Bus', 'ChannelFailures', 'states', 'CHANNELS']
+__all__ = ['Bus', 'ChannelFailures', 'SimplePlugin', 'states', 'CHANNELS']
 
 
 class states:
@@ -226,3 +226,24 @@ class Bus:
         t.start()
         self.start()
         return t
+
+
+class SimplePlugin:
+    """A plugin whose methods named after the bus's channels are its listeners."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def subscribe(self) -> None:
+        """Subscribe every method named after one of the bus's channels."""
+        for channel in list(self.bus.listeners):
+            method = getattr(self, channel, None)
+            if method is not None and callable(method):
+                self.bus.subscribe(channel, method)
+
+    def unsubscribe(self) -> None:
+        """Undo ``subscribe``."""
+        for channel in list(self.bus.listeners):
+            method = getattr(self, channel, None)
+            if method is not None and callable(method):
+                self.bus.unsubscribe(channel, method)

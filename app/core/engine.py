@@ -22,10 +22,10 @@ import signal
 import threading
 from typing import Any
 
-from .bus import Bus, ChannelFailures, states
+from .bus import Bus, ChannelFailures, SimplePlugin, states
 from .logs import log as error_log
 
-__all__ = ['Engine', 'states']
+__all__ = ['Engine', 'SignalHandler', 'ThreadManager', 'states']
 
 
 class _Plugin:
@@ -83,6 +83,51 @@ class SignalHandler:
         self.engine.publish('graceful')
 
 
+class ThreadManager(SimplePlugin):
+    """``engine.thread_manager``: ``start_thread(i)``/``stop_thread(i)`` for request threads.
+
+    The server publishes ``acquire_thread`` before a request on a thread
+    not seen since the last ``stop``/``graceful``; this publishes
+    ``start_thread`` with the thread's number (1, 2, ...), and
+    ``stop_thread`` for each at ``stop`` and ``graceful``, as CherryPy's
+    plugin does (the per-thread database connection pattern).
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus)
+        #: ``{thread ident: thread number}``.
+        self.threads: dict[int, int] = {}
+        self._lock = threading.Lock()
+        for channel in ('acquire_thread', 'start_thread', 'release_thread', 'stop_thread'):
+            bus.listeners.setdefault(channel, [])
+
+    def acquire_thread(self) -> None:
+        """Publish ``start_thread(i)`` the first time the current thread calls this."""
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self.threads:
+                return
+            i = self.threads[ident] = len(self.threads) + 1
+        self.bus.publish('start_thread', i)
+
+    def release_thread(self) -> None:
+        """Publish ``stop_thread(i)`` for the current thread, if it was acquired."""
+        with self._lock:
+            i = self.threads.pop(threading.get_ident(), None)
+        if i is not None:
+            self.bus.publish('stop_thread', i)
+
+    def stop(self) -> None:
+        """Publish ``stop_thread(i)`` for every acquired thread."""
+        with self._lock:
+            numbers = list(self.threads.values())
+            self.threads.clear()
+        for i in numbers:
+            self.bus.publish('stop_thread', i)
+
+    graceful = stop
+
+
 class Engine(Bus):
     """``cherrypy.engine``: the process's lifecycle and its channels.
 
@@ -99,6 +144,8 @@ class Engine(Bus):
         self._exit_requested = threading.Event()
         self._exited = threading.Event()
         self.signal_handler = SignalHandler(self)
+        self.thread_manager = ThreadManager(self)
+        self.thread_manager.subscribe()
         self.autoreload = _Plugin('autoreload')
         self.timeout_monitor = _Plugin('timeout_monitor')
 

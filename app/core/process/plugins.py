@@ -5,8 +5,10 @@ A plugin subscribes its methods named after channels (``start``, ``stop``,
 
 - ``SignalHandler``: the engine's own (``app.core.engine.SignalHandler``):
   SIGTERM/SIGINT drain and stop, SIGHUP is ``graceful``;
-- ``SimplePlugin``, ``BackgroundTask``, ``Monitor``, ``PIDFile``,
-  ``ThreadManager``: small implementations over the bus;
+- ``ThreadManager``: the engine's (``engine.thread_manager``), which the
+  server feeds: ``start_thread``/``stop_thread`` for request threads;
+- ``SimplePlugin``: ``app.core.bus``'s;
+- ``BackgroundTask``, ``Monitor``, ``PIDFile``: small implementations here;
 - ``Autoreloader``: a Monitor that notices a changed module file and exits
   the engine (a process manager starts it again); the core has no re-exec.
 
@@ -22,32 +24,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..bus import Bus
-from ..engine import SignalHandler
+from ..bus import Bus, SimplePlugin
+from ..engine import SignalHandler, ThreadManager
 
 __all__ = ['SimplePlugin', 'SignalHandler', 'BackgroundTask', 'Monitor', 'PIDFile',
            'Autoreloader', 'ThreadManager']
-
-
-class SimplePlugin:
-    """A plugin whose methods named after the bus's channels are its listeners."""
-
-    def __init__(self, bus: Bus) -> None:
-        self.bus = bus
-
-    def subscribe(self) -> None:
-        """Subscribe every method named after one of the bus's channels."""
-        for channel in list(self.bus.listeners):
-            method = getattr(self, channel, None)
-            if method is not None and callable(method):
-                self.bus.subscribe(channel, method)
-
-    def unsubscribe(self) -> None:
-        """Undo ``subscribe``."""
-        for channel in list(self.bus.listeners):
-            method = getattr(self, channel, None)
-            if method is not None and callable(method):
-                self.bus.unsubscribe(channel, method)
 
 
 class BackgroundTask(threading.Thread):
@@ -212,46 +193,3 @@ class Autoreloader(Monitor):
                     self.thread.cancel()
                 threading.Thread(target=self.bus.exit, daemon=True).start()
                 return
-
-
-class ThreadManager(SimplePlugin):
-    """Publishes ``start_thread``/``stop_thread`` for the threads that serve requests.
-
-    A request thread calls ``acquire_thread`` (published on the bus) before
-    its first request; ``stop_thread`` is published for each at ``stop``.
-    """
-
-    def __init__(self, bus: Bus) -> None:
-        super().__init__(bus)
-        self.threads: dict[int, int] = {}
-        self._lock = threading.Lock()
-        bus.listeners.setdefault('acquire_thread', [])
-        bus.listeners.setdefault('start_thread', [])
-        bus.listeners.setdefault('release_thread', [])
-        bus.listeners.setdefault('stop_thread', [])
-
-    def acquire_thread(self) -> None:
-        """Publish ``start_thread(i)`` the first time the current thread calls this."""
-        ident = threading.get_ident()
-        with self._lock:
-            if ident in self.threads:
-                return
-            i = self.threads[ident] = len(self.threads) + 1
-        self.bus.publish('start_thread', i)
-
-    def release_thread(self) -> None:
-        """Publish ``stop_thread(i)`` for the current thread, if it was acquired."""
-        with self._lock:
-            i = self.threads.pop(threading.get_ident(), None)
-        if i is not None:
-            self.bus.publish('stop_thread', i)
-
-    def stop(self) -> None:
-        """Publish ``stop_thread(i)`` for every acquired thread."""
-        with self._lock:
-            items = list(self.threads.values())
-            self.threads.clear()
-        for i in items:
-            self.bus.publish('stop_thread', i)
-
-    graceful = stop
