@@ -4,8 +4,10 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import threading
 import time
+import uuid
 import warnings
 
 import pytest
@@ -439,3 +441,28 @@ def test_request_threads_are_announced_and_ctrl_c_in_a_handler_exits_the_engine(
         assert not server.running
     finally:
         engine.exit()
+
+
+# -- access log -----------------------------------------------------------
+
+def test_access_log_fields_are_escaped_and_cherrypys_extra_fields_work(monkeypatch, caplog):
+    from app.core import _cplogging
+    monkeypatch.setattr(_cplogging.LogManager, 'access_log_format',
+                        '{h} {u} "{r}" "{a}" {o} {i} {z}')
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            cherrypy.request.login = 'Τάρταρος'
+            return 'x'
+    cherrypy.tree.mount(Root())
+    with caplog.at_level(logging.INFO, logger='cherrypy.access'):
+        call(None, '/', headers={'User-Agent': 'evil"\nforged line', 'Host': 'HOST'})
+    [line] = [r.getMessage() for r in caplog.records if r.name == 'cherrypy.access']
+    assert '\n' not in line
+    assert '"evil\\"\\nforged line"' in line
+    assert '\\xce\\xa4\\xce\\xac' in line  # the login's UTF-8, as \xhh
+    host, rid, when = line.split(' ')[-3:]
+    assert host == 'HOST' and str(uuid.UUID(rid, version=4)) == rid
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', when)
+    assert cherrypy._cplogging is _cplogging

@@ -184,7 +184,7 @@ def _normalize_path(path: str) -> str:
 #: CherryPy's module names a program reaches as attributes (``cherrypy._cpwsgi``)
 #: without importing them; imported on first use.
 _COMPAT_MODULES = frozenset(('_cptools', '_cprequest', '_cpreqbody', '_cpwsgi', '_json',
-                             'process'))
+                             '_cplogging', 'process'))
 
 
 def __getattr__(name: str) -> Any:

@@ -197,7 +197,7 @@ class Request:
 
     @property
     def unique_id(self) -> str:
-        """This request's id: a well-formed ``X-Request-ID`` it came with, else a new one.
+        """This request's id: a well-formed ``X-Request-ID`` it came with, else a new UUID4.
 
         The JSON logs carry it, and with ``log.json`` on it is echoed as the
         response's ``X-Request-ID``. A value of 1 to 128 letters, digits
@@ -207,7 +207,7 @@ class Request:
         if rid is None:
             given = self.environ.get('HTTP_X_REQUEST_ID')
             rid = self._unique_id = given if given and _REQUEST_ID.fullmatch(given) \
-                else _uuid4().hex
+                else str(_uuid4())
         return rid
 
     @property
