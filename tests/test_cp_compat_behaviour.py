@@ -377,3 +377,34 @@ def test_session_survives_del_and_has_cherrypys_class_names():
     assert cherrypy.session is proxy
     assert sessions.FileSession.SESSION_PREFIX == 'session-'
     assert sessions.RamSession.clean_thread is None
+
+
+def test_log_hooks_writes_the_requests_hooks(caplog):
+    import logging
+
+    class Root:
+        @cherrypy.expose
+        @cherrypy.tools.log_hooks(debug=True)
+        @cherrypy.tools.response_headers(headers=[('Content-Language', 'fr')])
+        def index(self):
+            return 'x'
+    cherrypy.tree.mount(Root())
+    with caplog.at_level(logging.INFO, logger='cherrypy.error'):
+        r = call(None, '/')
+    assert r.headers['Content-Language'] == 'fr'
+    text = caplog.text
+    assert 'Request Hooks for http://127.0.0.1/:' in text
+    assert 'response_headers' in text and 'log_hooks' in text
+
+
+def test_a_directly_made_application_runs_with_the_global_config():
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return 'root'
+    app = cherrypy.Application(Root(), '/app')
+    assert app.global_config is cherrypy.config
+    r = call(app, '/app')  # tools.trailing_slash, a global default, is on
+    assert r.status == 301 and r.headers['Location'].endswith('/app/')
+    cherrypy.config.update({'tools.trailing_slash.on': False})
+    assert call(app, '/app').body == b'root'  # and global changes reach it

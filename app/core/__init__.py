@@ -48,6 +48,7 @@ __version__ = '18.10.0'
 config = Config()
 tree = Tree(config, {'tools': tools})
 Application.default_toolboxes = tree.toolboxes
+Application.default_global_config = config
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
 server = Server(tree, engine)

@@ -29,6 +29,7 @@ def build_toolbox() -> Toolbox:
     t.response_headers = _tool('response_headers', cptools.response_headers)
     t.log_tracebacks = _tool('log_tracebacks', cptools.log_traceback)
     t.log_headers = _tool('log_headers', cptools.log_request_headers)
+    t.log_hooks = _tool('log_hooks', cptools.log_hooks)
     t.referer = _tool('referer', cptools.referer)
     t.redirect = _tool('redirect', cptools.redirect)
     # NOTE: the same redirect, on the error path (a 500 redirects instead).

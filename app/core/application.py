@@ -35,12 +35,14 @@ class Application:
     app grafted or served by another WSGI server) is the same as ``''``: a
     request's ``script_name`` always comes from its environ.
 
-    Without ``toolboxes`` it uses ``default_toolboxes``, which the package
-    sets to the tree's (``{'tools': cherrypy.tools}``), so an Application
-    made directly (say, for a ``VirtualHost``) knows the built-in tools.
+    Without ``global_config`` or ``toolboxes`` it uses ``default_global_config``
+    and ``default_toolboxes``, which the package sets to ``cherrypy.config``
+    and the tree's toolboxes: an Application made directly (say, for a
+    ``VirtualHost``) runs like a mounted one, as in CherryPy.
     """
 
-    #: The toolboxes of an Application given none (the package sets them).
+    #: The global config and toolboxes of an Application given none (the package sets them).
+    default_global_config: Any = None
     default_toolboxes: dict[str, Any] = {}
 
     def __init__(self, root: Any, script_name: str | None = '', config: Any = None,
@@ -49,7 +51,8 @@ class Application:
         self.script_name = (script_name or '').rstrip('/')
         self.config: dict[str, dict[str, Any]] = {}
         self.namespaces: dict[str, Callable] = {}
-        self.global_config = global_config
+        self.global_config = self.default_global_config if global_config is None \
+            else global_config
         self.toolboxes = self.default_toolboxes if toolboxes is None else toolboxes
         self.log = log
         self._plans: dict[tuple, Plan] = {}

@@ -42,6 +42,7 @@ log_headers           before_error_response        50
 err_redirect          before_error_response        50
 caching.release       on_end_request               50
 sessions.close        on_end_request               50
+log_hooks             on_end_request               80
 ====================  =====================  ========
 
 .. end-priority-table
@@ -94,6 +95,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'err_redirect': ('before_error_response', 50),
     'caching.release': ('on_end_request', 50),
     'sessions.close': ('on_end_request', 50),
+    'log_hooks': ('on_end_request', 80),
 }
 
 
