@@ -408,3 +408,15 @@ def test_a_directly_made_application_runs_with_the_global_config():
     assert r.status == 301 and r.headers['Location'].endswith('/app/')
     cherrypy.config.update({'tools.trailing_slash.on': False})
     assert call(app, '/app').body == b'root'  # and global changes reach it
+
+
+def test_request_line_may_be_set_and_bad_statuses_are_named():
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            cherrypy.request.request_line = 'GET /rewritten HTTP/1.1'
+            return cherrypy.request.request_line
+    cherrypy.tree.mount(Root())
+    assert call(None, '/').body == b'GET /rewritten HTTP/1.1'
+    with pytest.raises(ValueError, match=r"\(\{'hey': 'hi'\} is non-numeric\)"):
+        httputil.valid_status({'hey': 'hi'})

@@ -91,7 +91,7 @@ class Request:
         # Parsed from the environ on first use, or set to override it.
         '_params', '_headers', '_cookie', '_body', '_remote', '_local', '_base',
         # When the request arrived (perf_counter), and its id (unique_id).
-        'started', '_unique_id',
+        'started', '_unique_id', '_request_line',
         # Attributes a program sets that are not declared above.
         'extra',
     )
@@ -152,6 +152,7 @@ class Request:
         self._base: str | None = None
         self.started = _perf_counter()
         self._unique_id: str | None = None
+        self._request_line: str | None = None
         self.extra: dict[str, Any] | None = None
 
     # NOTE: query_string, server_protocol, protocol and scheme live in the
@@ -212,10 +213,19 @@ class Request:
 
     @property
     def request_line(self) -> str:
-        """The request line as the client sent it: ``'GET /path?q=1 HTTP/1.1'``."""
+        """The request line as the client sent it: ``'GET /path?q=1 HTTP/1.1'``.
+
+        A program may set it (the access log then shows what it set).
+        """
+        if self._request_line is not None:
+            return self._request_line
         qs = self.query_string
         return '%s %s%s%s %s' % (self.method, self.script_name, self.path_info,
                                  '?' + qs if qs else '', self.server_protocol)
+
+    @request_line.setter
+    def request_line(self, value: str) -> None:
+        self._request_line = value
 
     @property
     def hooks(self) -> RequestHooks:

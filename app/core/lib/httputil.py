@@ -196,6 +196,9 @@ def valid_status(status: Any) -> tuple[int, str, str]:
     """
     if not status:
         status = 200
+    if not isinstance(status, (str, int)):
+        raise ValueError('Illegal response status from server (%r is non-numeric).'
+                         % (status,))
     code_s, _, reason = str(status).strip().partition(' ')
     try:
         code = int(code_s)
