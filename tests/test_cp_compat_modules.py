@@ -466,3 +466,5 @@ def test_access_log_fields_are_escaped_and_cherrypys_extra_fields_work(monkeypat
     assert host == 'HOST' and str(uuid.UUID(rid, version=4)) == rid
     assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', when)
     assert cherrypy._cplogging is _cplogging
+    from app.core.logs import _escape
+    assert _escape('GET /slashed\\path') == 'GET /slashed\\path'  # kept, as CherryPy

@@ -68,15 +68,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def _escape(value: str) -> str:
-    r"""An access-log field as Apache writes it, so no client value forges a line (CWE-117).
+    r"""An access-log field as CherryPy writes it, so no client value forges a line (CWE-117).
 
     Bytes beyond printable ASCII (of the UTF-8) become ``\xhh``, control
-    characters ``\n`` and the like; ``"`` and ``\`` get a backslash.
+    characters ``\n`` and the like, ``"`` becomes ``\"``; a backslash stays
+    as it is (as in CherryPy's access log).
     """
-    if value.isascii() and value.isprintable() and '"' not in value and '\\' not in value:
+    if value.isascii() and value.isprintable() and '"' not in value:
         return value  # PERF: the usual case
     out = repr(value.encode('utf-8', 'backslashreplace'))[2:-1]
-    return out.replace("\\'", "'").replace('"', '\\"')
+    return out.replace('\\\\', '\\').replace("\\'", "'").replace('"', '\\"')
 
 
 class LazyRfc3339UtcTime:
