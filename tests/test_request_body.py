@@ -631,7 +631,7 @@ def test_request_and_response_objects_directly():
     assert repr(resp) == '<Response 200>'
     assert resp.headers['Content-Type'] == 'text/html'
     resp.body = ['a', b'b']
-    assert resp.collapse_body() == b'ab' and resp.body == b'ab'
+    assert resp.collapse_body() == b'ab' and resp.body == [b'ab']
     resp.body = 'é'
     assert resp.collapse_body() == 'é'.encode()
     resp.body = None

@@ -831,7 +831,10 @@ def test_body_processing_switched_off_by_a_hook_leaves_the_raw_body():
 def test_application_called_directly_as_wsgi_with_a_script_name():
     app = cherrypy.Application(Hello(), '/mnt')
     assert call(app, '/mnt/hello').text == 'hello sn=/mnt pi=/hello'
-    assert call(app, '/mnt').text == 'index of /mnt'
+    # The global config applies (tools.trailing_slash): the mount point's own URL redirects.
+    r = call(app, '/mnt')
+    assert r.status == 301 and r.headers['Location'] == 'http://127.0.0.1/mnt/'
+    assert call(app, '/mnt/').text == 'index of /mnt'
     # A WSGI server that mounts it sets SCRIPT_NAME itself.
     assert call(app, '/hello', script_name='/mnt').text == 'hello sn=/mnt pi=/hello'
     assert call(app, '/elsewhere').status == 404
@@ -858,8 +861,10 @@ def test_find_config_falls_back_to_the_global_config():
     assert app.find_config('/deep/x', 'custom.key') == 'deep'
     assert app.find_config('/other', 'custom.key') == 'global'
     assert app.find_config('/other', 'absent.key', 'dflt') == 'dflt'
-    lone = cherrypy.Application(Hello())
-    assert lone.find_config('/', 'custom.key', 'none') == 'none'
+    lone = cherrypy.Application(Hello())  # made directly: the same global config
+    assert lone.find_config('/', 'custom.key', 'none') == 'global'
+    alone = cherrypy.Application(Hello(), global_config={})
+    assert alone.find_config('/', 'custom.key', 'none') == 'none'
 
 
 def test_streamed_body_failing_midway_cuts_the_connection_and_is_logged(caplog):

@@ -7,6 +7,9 @@ and ``.conf`` files.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 import urllib.parse
 from typing import Any
 
@@ -45,10 +48,13 @@ __version__ = '18.10.0'
 
 config = Config()
 tree = Tree(config, {'tools': tools})
+Application.default_toolboxes = tree.toolboxes
+Application.default_global_config = config
+Request.namespaces.toolboxes = tree.toolboxes
+Request.namespaces.config = config
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
-server = Server(tree)
-server.on_interrupt = engine.request_exit
+server = Server(tree, engine)
 
 
 class _Serving:
@@ -187,3 +193,32 @@ def _normalize_path(path: str) -> str:
         elif atom and atom != '.':
             atoms.append(atom)
     return ('/' if path.startswith('/') else '') + '/'.join(atoms)
+
+
+#: CherryPy's module names a program reaches as attributes (``cherrypy._cpwsgi``)
+#: without importing them; imported on first use.
+_COMPAT_MODULES = frozenset(('_cptools', '_cprequest', '_cpreqbody', '_cpwsgi', '_json',
+                             '_cplogging', 'process'))
+
+
+def __getattr__(name: str) -> Any:
+    """Import a compatibility module on first attribute access (``cherrypy._cptools``)."""
+    if name in _COMPAT_MODULES:
+        return importlib.import_module('.' + name, __name__)
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
+
+
+class _CoreModule(types.ModuleType):
+    """The package's module type: ``del cherrypy.session`` keeps the proxy.
+
+    CherryPy programs delete ``cherrypy.session`` when they switch storage
+    classes (CherryPy's sessions tool sets it again on the next request);
+    here it is the one proxy to the current request's session, always valid.
+    """
+
+    def __delattr__(self, name: str) -> None:
+        if name != 'session':
+            super().__delattr__(name)
+
+
+sys.modules[__name__].__class__ = _CoreModule

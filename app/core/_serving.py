@@ -18,9 +18,6 @@ _current: contextvars.ContextVar[Any] = contextvars.ContextVar('app_core_serving
 
 #: ``set(request)`` makes ``request`` current; returns a token for ``reset``.
 set_current = _current.set
-#: Called at the start of every request when set: the engine's
-#: ``ThreadManager.acquire_thread`` while ``start_thread`` has subscribers.
-thread_hook: Any = None
 reset_current = _current.reset
 current = _current.get
 

@@ -29,12 +29,17 @@ def build_toolbox() -> Toolbox:
     t.response_headers = _tool('response_headers', cptools.response_headers)
     t.log_tracebacks = _tool('log_tracebacks', cptools.log_traceback)
     t.log_headers = _tool('log_headers', cptools.log_request_headers)
+    t.log_hooks = _tool('log_hooks', cptools.log_hooks)
     t.referer = _tool('referer', cptools.referer)
     t.redirect = _tool('redirect', cptools.redirect)
+    # NOTE: the same redirect, on the error path (a 500 redirects instead).
+    t.err_redirect = _tool('err_redirect', cptools.redirect)
     t.accept = _tool('accept', cptools.accept)
     t.autovary = _tool('autovary', cptools.autovary)
     t.flatten = _tool('flatten', cptools.flatten)
     t.ignore_headers = _tool('ignore_headers', cptools.ignore_headers)
+    t.etags = _tool('etags', cptools.validate_etags)
+    t.params = _tool('params', cptools.convert_params)
     # NOTE: applied by the core while finalizing; the plan reads its keys.
     t.encode = SettingsTool(*PRIORITIES['encode'][:1], keys=encoding.ENCODE_KEYS,
                             priority=PRIORITIES['encode'][1])

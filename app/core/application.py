@@ -33,20 +33,29 @@ class Application:
     ``config`` is ``{'/path': {...}}`` or a ``.conf`` path; custom sections
     are readable as ``app.config['section']['key']``. ``namespaces`` is
     CherryPy's: its handlers get the ``/`` section's keys after each merge.
+    ``script_name=None`` (CherryPy's "take it from each request's WSGI
+    ``SCRIPT_NAME``", for an app grafted or served by another WSGI server) is
+    the same as ``''``: a request's ``script_name`` always comes from its environ.
+
+    Without ``global_config`` or ``toolboxes`` it uses ``default_global_config``
+    and ``default_toolboxes``, which the package sets to ``cherrypy.config``
+    and the tree's toolboxes: an Application made directly (say, for a
+    ``VirtualHost``) runs like a mounted one, as in CherryPy.
     """
 
-    #: The class of this app's requests; its ``namespaces`` handlers run on
-    #: each request with the route's config (CherryPy's ``request.namespaces``).
-    request_class = Request
+    #: The global config and toolboxes of an Application given none (the package sets them).
+    default_global_config: Any = None
+    default_toolboxes: dict[str, Any] = {}
 
-    def __init__(self, root: Any, script_name: str = '', config: Any = None,
+    def __init__(self, root: Any, script_name: str | None = '', config: Any = None,
                  *, global_config: Any = None, toolboxes: dict | None = None) -> None:
         self.root = root
-        self.script_name = script_name.rstrip('/')
+        self.script_name = (script_name or '').rstrip('/')
         self.config: dict[str, dict[str, Any]] = {}
         self.namespaces = NamespaceSet()
-        self.global_config = global_config
-        self.toolboxes = toolboxes or {}
+        self.global_config = self.default_global_config if global_config is None \
+            else global_config
+        self.toolboxes = self.default_toolboxes if toolboxes is None else toolboxes
         self.log = log
         self._plans: dict[tuple, Plan] = {}
         self._routes: dict[Any, tuple] = {}
@@ -56,6 +65,10 @@ class Application:
         #: ``APP_CONFIG_OVERRIDES`` sections under this app's mount point.
         self._env_sections: dict[str, dict[str, Any]] = {}
         self.merge(config)
+
+    #: The class of this app's requests. Its ``namespaces`` (CherryPy's
+    #: ``request.namespaces``) take per-request handlers and toolboxes.
+    request_class = Request
 
     # -- config ------------------------------------------------------------
     def merge(self, config: Any) -> None:

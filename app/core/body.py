@@ -7,6 +7,7 @@ multipart body (400), undecodable form text (400).
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import urllib.parse
 from collections.abc import Callable
@@ -58,6 +59,10 @@ class Part:
     """
 
     __slots__ = ('name', 'filename', 'content_type', 'file', 'headers', 'value')
+
+    #: An upload up to this many bytes stays in memory; a bigger one goes to
+    #: a temporary file (CherryPy's name).
+    maxrambytes = _SPOOL
 
     def __init__(self, name: str | None, filename: str | None, content_type: str,
                  file: Any, headers: dict[str, str], value: Any = None) -> None:
@@ -231,6 +236,9 @@ def _add(params: dict[str, Any], key: str, value: Any) -> None:
         params[key] = value
 
 
+#: What an ``<img ismap>`` click sends as the whole query string.
+_IMAGE_MAP = re.compile(r'[0-9]{1,9},[0-9]{1,9}')
+
 #: More query fields than this is an absurd query string: 400, not work.
 MAX_QUERY_FIELDS = 1000
 
@@ -239,8 +247,12 @@ def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
     """Parse a query string; a repeated field becomes a list.
 
     Raises HTTPError 404 for undecodable text (as CherryPy does) and 400 for
-    more than MAX_QUERY_FIELDS fields.
+    more than MAX_QUERY_FIELDS fields. The coordinates an ``<img ismap>``
+    link sends (``?223,114``) become ``x`` and ``y``.
     """
+    if _IMAGE_MAP.fullmatch(qs):
+        x, y = qs.split(',')
+        return {'x': int(x), 'y': int(y)}
     try:
         pairs = urllib.parse.parse_qsl(qs, keep_blank_values=True, encoding=encoding,
                                        errors='strict', max_num_fields=MAX_QUERY_FIELDS,
@@ -319,7 +331,7 @@ def _process_multipart(body: RequestBody) -> None:
                 raise HTTPError(400, 'Invalid multipart body: field %r is not %s text.'
                                 % (name, charset)) from None
         else:
-            f = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
+            f = tempfile.SpooledTemporaryFile(max_size=Part.maxrambytes)
             f.write(content)
             f.seek(0)
             value = Part(name, filename, ctype, f, headers)

@@ -34,8 +34,6 @@ MAX_INTERNAL_REDIRECTS = 10
 
 def serve(app: Application, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     """Serve one WSGI request with ``app`` (an Application), following internal redirects."""
-    if _serving.thread_hook is not None:
-        _serving.thread_hook()  # engine 'start_thread', once per worker thread
     request = app.request_class(environ, app)
     token = _serving.set_current(request)
     try:
@@ -135,6 +133,9 @@ def respond(app: Application, request: Request) -> None:
         finally:
             if run := request.plan.run['on_end_resource']:
                 run()
+                if response.header_list is not None:
+                    # NOTE: these hooks run after finalize and may add to the header list.
+                    response.header_list = _wire_headers(response.header_list)
     except InternalRedirect:
         raise
     except request.throws:
@@ -155,6 +156,8 @@ def respond(app: Application, request: Request) -> None:
         except HTTPRedirect as redirect:
             redirect.set_response(response)
             finalize(request, response)
+        except InternalRedirect:
+            raise  # NOTE: serve the other path instead of the error (tools.err_redirect)
         except Exception:
             # 5. The failsafe: a plain 500, whatever happened above.
             log.error('error while handling an error', 'HTTP', traceback=True)
@@ -252,6 +255,22 @@ def _safe_headers(items: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+def _wire_headers(items: Iterable[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """``_safe_headers`` for a header list a hook changed: bytes names and values are Latin-1.
+
+    A name that is neither text nor bytes is a TypeError (a 500 naming it).
+    """
+    out = []
+    for name, value in items:
+        if name.__class__ is bytes:
+            name = name.decode('latin-1')
+        elif name.__class__ is not str:
+            raise TypeError('response.header_list key %r is not a byte string. Header names '
+                            'must be str or bytes.' % (name,))
+        out.append((name, value))
+    return _safe_headers(out)
+
+
 def _closing(request: Request, response: Response) -> Iterable[bytes]:
     """The body as a ``_Closing``; a HEAD request's is closed now and sent empty."""
     body = response.body
@@ -284,6 +303,10 @@ def _redirected(request: Request, ir: InternalRedirect) -> Request:
     env['REQUEST_METHOD'] = 'GET'
     new = type(request)(env, request.app)
     new.script_name = request.script_name
+    new.prev = request
+    # NOTE: superseded: nothing more happens to it (its on_end_request hooks
+    # do not run; the new request's do).
+    request.closed = True
     new.session = request.session  # NOTE: one session (and its lock) per client request
     return new
 

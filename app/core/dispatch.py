@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .application import Application
     from .request_response import Request
 
-__all__ = ['expose', 'popargs', 'Dispatcher', 'MethodDispatcher',
+__all__ = ['expose', 'popargs', 'Dispatcher', 'MethodDispatcher', 'VirtualHost',
            'test_callable_spec', 'punctuation_to_underscores']
 
 punctuation_to_underscores = str.maketrans(string.punctuation, '_' * len(string.punctuation))
@@ -146,6 +146,10 @@ class Dispatcher:
         if handler is None:
             return (_Missing(request.script_name + request.path_info), [], sources, False,
                     cacheable, ())
+        if '%2F' in path:
+            # NOTE: the server keeps an encoded slash encoded so that it splits
+            # no segment; in a positional argument it is a slash.
+            vpath = [x.replace('%2F', '/') for x in vpath]
         return handler, vpath, sources, is_index, cacheable, ()
 
     def find(self, app: Application, path: str) -> tuple[Any, list[str], list, bool, bool]:
@@ -321,3 +325,49 @@ def test_callable_spec(callable: Callable[..., Any], callable_args: tuple | list
         if extra:
             raise HTTPError(400, 'Unexpected body parameters: %s' % ', '.join(extra)
                             if show else None)
+
+
+class VirtualHost:
+    """Dispatch by host: ``request.dispatch = VirtualHost(**{'www.a.com': '/a'})``.
+
+    A request for a mapped host (``Host``, or ``X-Forwarded-Host`` with
+    ``use_x_forwarded_host``) is dispatched as if its path began with that
+    prefix: ``www.a.com/page`` finds ``root.a.page``. ``path_info`` and
+    ``cherrypy.url()`` keep the URL the client used, and config sections
+    under the prefix (``/a/static``) apply as ``/static``. Other hosts go to
+    ``next_dispatcher`` unchanged. Routes depend on the host here, so they
+    are not cached.
+    """
+
+    def __init__(self, next_dispatcher: Any = None, use_x_forwarded_host: bool = True,
+                 **domains: str) -> None:
+        self.next_dispatcher = next_dispatcher if next_dispatcher is not None else Dispatcher()
+        self.use_x_forwarded_host = use_x_forwarded_host
+        self.domains = domains
+        self.vary_method = getattr(self.next_dispatcher, 'vary_method', False)
+
+    def __call__(self, path_info: str) -> None:
+        """CherryPy API: route the current request."""
+        req = _serving.current()
+        req.app.route(req, path_info, self)
+
+    def resolve(self, request: Request, path: str) -> tuple:
+        """The next dispatcher's answer for ``prefix + path``, never cached."""
+        env = request.environ
+        host = env.get('HTTP_HOST', '')
+        if self.use_x_forwarded_host:
+            host = env.get('HTTP_X_FORWARDED_HOST', host)
+        prefix = self.domains.get(host, '').rstrip('/')
+        resolved = self.next_dispatcher.resolve(request, prefix + path)
+        handler, vpath, sources, is_index, _cacheable, headers = resolved
+        if prefix:
+            sources = [(_unprefixed(section, prefix), conf) for section, conf in sources]
+        return handler, vpath, sources, is_index, False, headers
+
+
+def _unprefixed(section: str, prefix: str) -> str:
+    if section == prefix:
+        return '/'
+    if section.startswith(prefix + '/'):
+        return section[len(prefix):]
+    return section

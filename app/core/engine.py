@@ -20,24 +20,12 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-from . import _serving
-from .logs import log
+from .bus import Bus, ChannelFailures, SimplePlugin, states
+from .logs import log as error_log
 
-__all__ = ['Engine', 'states', 'ThreadManager']
-
-
-class states:
-    """Engine states, as CherryPy names them."""
-
-    STOPPED = 'STOPPED'
-    STARTING = 'STARTING'
-    STARTED = 'STARTED'
-    STOPPING = 'STOPPING'
-    EXITING = 'EXITING'
+__all__ = ['Engine', 'SignalHandler', 'ThreadManager', 'states']
 
 
 class _Plugin:
@@ -57,48 +45,6 @@ class _Plugin:
         """Accepted for compatibility; does nothing."""
 
 
-class ThreadManager:
-    """CherryPy's thread manager: ``start_thread`` and ``stop_thread`` for request threads.
-
-    ``engine.subscribe('start_thread', fn)`` makes every worker thread publish
-    ``start_thread(i)`` (``i`` = 1, 2, ...) before its first request, in that
-    thread, so a program opens a per-thread connection there; ``stop_thread(i)``
-    is published for each such thread when the engine stops (or on
-    ``graceful``). Until something subscribes, requests pay nothing.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        #: Thread ident -> its index.
-        self.threads: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def acquire_thread(self) -> None:
-        """Publish ``start_thread(i)`` if this thread has not served a request yet."""
-        ident = threading.get_ident()
-        if ident in self.threads:
-            return
-        with self._lock:
-            i = self.threads[ident] = len(self.threads) + 1
-        self.engine.publish('start_thread', i)
-
-    def release_thread(self) -> None:
-        """Publish ``stop_thread(i)`` for this thread (it will serve no more)."""
-        with self._lock:
-            i = self.threads.pop(threading.get_ident(), None)
-        if i is not None:
-            self.engine.publish('stop_thread', i)
-
-    def stop(self) -> None:
-        """Publish ``stop_thread(i)`` for every thread that started."""
-        with self._lock:
-            released, self.threads = sorted(self.threads.values()), {}
-        for i in released:
-            self.engine.publish('stop_thread', i)
-
-    graceful = stop
-
-
 class SignalHandler:
     """Installs SIGTERM/SIGINT (graceful stop) and SIGHUP (graceful) handlers."""
 
@@ -109,7 +55,7 @@ class SignalHandler:
     def subscribe(self) -> None:
         """Install the handlers (main thread only; elsewhere logs and skips)."""
         if threading.current_thread() is not threading.main_thread():
-            log('signal handlers not installed: not in the main thread', 'ENGINE')
+            error_log('signal handlers not installed: not in the main thread', 'ENGINE')
             return
         for sig, fn in ((signal.SIGTERM, self._stop), (signal.SIGINT, self._stop),
                         (signal.SIGHUP, self._graceful)):
@@ -121,77 +67,98 @@ class SignalHandler:
             try:
                 signal.signal(sig, old)
             except ValueError as ex:
-                log('cannot restore handler for %s: %s' % (sig, ex), 'ENGINE')
+                error_log('cannot restore handler for %s: %s' % (sig, ex), 'ENGINE')
         self._old.clear()
 
     def _stop(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         if self.engine.draining:
-            log('Caught signal %s while draining: stopping now' % name, 'ENGINE')
+            error_log('Caught signal %s while draining: stopping now' % name, 'ENGINE')
             self.engine.end_drain()
             return
-        log('Caught signal %s: draining, then stopping' % name, 'ENGINE')
+        error_log('Caught signal %s: draining, then stopping' % name, 'ENGINE')
         self.engine.request_exit()
 
     def _graceful(self, signum: int, frame: Any) -> None:
         self.engine.publish('graceful')
 
 
-class Engine:
-    """``cherrypy.engine``: the process's lifecycle and its channels."""
+class ThreadManager(SimplePlugin):
+    """``engine.thread_manager``: ``start_thread(i)``/``stop_thread(i)`` for request threads.
 
-    states = states
+    The server publishes ``acquire_thread`` before a request on a thread
+    not seen since the last ``stop``/``graceful``; this publishes
+    ``start_thread`` with the thread's number (1, 2, ...), and
+    ``stop_thread`` for each at ``stop`` and ``graceful``, as CherryPy's
+    plugin does (the per-thread database connection pattern).
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus)
+        #: ``{thread ident: thread number}``.
+        self.threads: dict[int, int] = {}
+        self._lock = threading.Lock()
+        for channel in ('acquire_thread', 'start_thread', 'release_thread', 'stop_thread'):
+            bus.listeners.setdefault(channel, [])
+
+    def acquire_thread(self) -> None:
+        """Publish ``start_thread(i)`` the first time the current thread calls this."""
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self.threads:
+                return
+            i = self.threads[ident] = len(self.threads) + 1
+        self.bus.publish('start_thread', i)
+
+    def release_thread(self) -> None:
+        """Publish ``stop_thread(i)`` for the current thread, if it was acquired."""
+        with self._lock:
+            i = self.threads.pop(threading.get_ident(), None)
+        if i is not None:
+            self.bus.publish('stop_thread', i)
+
+    def stop(self) -> None:
+        """Publish ``stop_thread(i)`` for every acquired thread."""
+        with self._lock:
+            numbers = list(self.threads.values())
+            self.threads.clear()
+        for i in numbers:
+            self.bus.publish('stop_thread', i)
+
+    graceful = stop
+
+
+class Engine(Bus):
+    """``cherrypy.engine``: the process's lifecycle and its channels.
+
+    A ``Bus`` whose ``log`` channel is the error log (context ``ENGINE``)
+    and whose failing listeners are logged, not raised, except on
+    ``start``: the first failure there is raised and the start aborted.
+    """
 
     def __init__(self) -> None:
-        self.state = states.STOPPED
-        self.listeners: dict[str, list[tuple[int, Callable]]] = {}
+        super().__init__()
         self.draining = False
         self.drain_seconds = 0.0
         self._drain_cut = threading.Event()
         self._exit_requested = threading.Event()
         self._exited = threading.Event()
         self.signal_handler = SignalHandler(self)
+        self.thread_manager = ThreadManager(self)
+        self.thread_manager.subscribe()
         self.autoreload = _Plugin('autoreload')
         self.timeout_monitor = _Plugin('timeout_monitor')
-        self.thread_manager = ThreadManager(self)
 
-    # -- channels ----------------------------------------------------------
-    def subscribe(self, channel: str, callback: Callable, priority: int | None = None) -> None:
-        """Call ``callback`` when ``channel`` is published (lower priority first)."""
-        if priority is None:
-            priority = getattr(callback, 'priority', 50)
-        subs = self.listeners.setdefault(channel, [])
-        if not any(cb is callback or cb == callback for _p, cb in subs):
-            subs.append((priority, callback))
-            subs.sort(key=lambda x: x[0])
-        if channel == 'start_thread' and _serving.thread_hook is None:
-            _serving.thread_hook = self.thread_manager.acquire_thread
-            self.subscribe('stop', self.thread_manager.stop, priority=70)
-            self.subscribe('graceful', self.thread_manager.graceful)
+    def _failed(self, channel: str, failures: ChannelFailures) -> None:
+        """Failures were logged as they happened; only ``start`` raises (the first)."""
+        if channel == 'start':
+            raise failures.get_instances()[0]
 
-    def unsubscribe(self, channel: str, callback: Callable) -> None:
-        """Stop calling ``callback`` on ``channel`` (no error if it wasn't)."""
-        subs = self.listeners.get(channel, [])
-        self.listeners[channel] = [(p, cb) for p, cb in subs
-                                   if not (cb is callback or cb == callback)]
-        if channel == 'start_thread' and not self.listeners[channel]:
-            _serving.thread_hook = None
-
-    def publish(self, channel: str, *args: Any, **kwargs: Any) -> list[Any]:
-        """Call every subscriber of ``channel``; errors are logged and re-raised last."""
-        out = []
-        exc = None
-        for _p, cb in list(self.listeners.get(channel, ())):
-            try:
-                out.append(cb(*args, **kwargs))
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as ex:
-                log('Error in %r listener %r' % (channel, cb), 'ENGINE', 40, traceback=True)
-                exc = exc or ex
-        if exc is not None and channel == 'start':
-            raise exc
-        return out
+    def log(self, msg: str = '', level: int = 20, traceback: bool = False) -> None:
+        """Write ``msg`` to the error log (context ENGINE) and the ``log`` channel."""
+        error_log(msg, 'ENGINE', level, traceback=traceback)
+        if self.listeners.get('log'):
+            super().log(msg, level, traceback)
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -202,34 +169,32 @@ class Engine:
         self.draining = False
         self._drain_cut.clear()
         self._exited.clear()
+        self.log('Bus STARTING')
         try:
             self.publish('start')
         except BaseException:
-            log('Shutting down due to error in start listener', 'ENGINE', 40, traceback=True)
+            self.log('Shutting down due to error in start listener', 40, traceback=True)
             self.stop()
             self.state = states.EXITING
             raise
         self.state = states.STARTED
-        log('Bus STARTED', 'ENGINE')
+        self.log('Bus STARTED')
 
     def stop(self) -> None:
         """Drain for ``drain_seconds``, then publish ``stop`` (in-flight requests finish)."""
         if self.state in (states.STOPPED, states.STOPPING):
             return
         self.state = states.STOPPING
+        self.log('Bus STOPPING')
         self.draining = True
         self.publish('drain')
         if self.drain_seconds > 0:
-            log('Draining for %g s' % self.drain_seconds, 'ENGINE')
+            self.log('Draining for %g s' % self.drain_seconds)
             # NOTE: an Event, not a sleep, so that end_drain() can cut it short.
             self._drain_cut.wait(self.drain_seconds)
         self.publish('stop')
         self.state = states.STOPPED
-        log('Bus STOPPED', 'ENGINE')
-
-    def graceful(self) -> None:
-        """Publish ``graceful`` (reopen logs and the like)."""
-        self.publish('graceful')
+        self.log('Bus STOPPED')
 
     def exit(self) -> None:
         """Stop and publish ``exit``; ``block()`` then returns."""
@@ -237,10 +202,11 @@ class Engine:
             return
         self.stop()
         self.state = states.EXITING
+        self.log('Bus EXITING')
         self.publish('exit')
         self._exit_requested.set()
         self._exited.set()
-        log('Bus EXITED', 'ENGINE')
+        self.log('Bus EXITED')
 
     def end_drain(self) -> None:
         """End a drain in progress now (a second SIGTERM or SIGINT does this)."""
@@ -252,19 +218,15 @@ class Engine:
         self._exit_requested.set()
 
     def block(self, interval: float = 0.1) -> None:
-        """Wait until the engine exits; a signal or ``exit()`` ends the wait."""
+        """Wait until the engine exits; a signal or ``exit()`` ends the wait.
+
+        ``main`` is published on every tick of ``interval`` seconds.
+        """
         try:
             while not self._exit_requested.wait(interval):
-                pass
+                if self.listeners.get('main'):
+                    self.publish('main')
         except KeyboardInterrupt:
-            log('Keyboard Interrupt: shutting down', 'ENGINE')
+            self.log('Keyboard Interrupt: shutting down')
         self.exit()
         self._exit_requested.clear()
-
-    def wait(self, state: str, interval: float = 0.1, timeout: float | None = None) -> None:
-        """Wait until the engine reaches ``state``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.state != state:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError('engine did not reach %s' % state)
-            time.sleep(interval)

@@ -68,10 +68,17 @@ class TimeoutError(CherryPyException):
 
 
 class InternalRedirect(CherryPyException):
-    """Serve another path of the same application instead of this one."""
+    """Serve another path of the same application instead of this one.
+
+    A relative ``path`` (``'cousin?t=6'``) is resolved against the current
+    request's path, as a browser resolves a relative link.
+    """
 
     def __init__(self, path: str, query_string: str = '') -> None:
         path, _, qs = path.partition('?')
+        req = _serving.current()
+        if req is not None and not path.startswith('/'):
+            path = urllib.parse.urljoin(req.path_info, path)
         self.path = path
         self.query_string = qs or query_string
         super().__init__(path, self.query_string)

@@ -30,7 +30,7 @@ from .logs import log
 if TYPE_CHECKING:
     from .request_response import Request
 
-__all__ = ['HOOK_POINTS', 'ToolHook', 'Tool', 'HandlerTool', 'Toolbox',
+__all__ = ['HOOK_POINTS', 'ToolHook', 'Tool', 'HandlerTool', 'Toolbox', 'Hook',
            'RequestHooks', 'run_hooks', 'hook_runner']
 
 #: The lifecycle, in order. ``cycle.serve`` runs them.
@@ -86,10 +86,17 @@ class Tool:
         return names, varkw
 
     def accepts(self, arg: str) -> bool:
-        """True when ``tools.<name>.<arg>`` is a key this tool understands."""
+        """True when ``tools.<name>.<arg>`` is a key this tool understands.
+
+        A subclass with its own ``_setup`` whose callable takes no
+        arguments can only mean its arguments for that ``_setup`` (which
+        reads them with ``self._merged_args()``), so it accepts any.
+        """
         if arg in ('on', 'priority'):
             return True
         names, varkw = self._params()
+        if not names and not varkw and type(self)._setup is not Tool._setup:
+            return True
         return varkw or arg in names
 
     def __call__(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
@@ -107,6 +114,19 @@ class Tool:
                 f._cp_config[subspace + k] = v
             return f
         return tool_decorator
+
+    @property
+    def on(self) -> bool:
+        """Not supported (as in CherryPy): switch a tool on with ``tools.<name>.on`` config."""
+        raise AttributeError('The `on` attribute of a Tool is not supported; use the '
+                             '"tools.%s.on" config entry or the decorator instead.'
+                             % (self._name,))
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        raise AttributeError('The `on` attribute of a Tool is not supported; use the '
+                             '"tools.%s.on" config entry or the decorator instead.'
+                             % (self._name,))
 
     def route_hooks(self, conf: dict[str, Any]) -> list[ToolHook]:
         """The hooks this tool hangs on a route whose config switches it on.
@@ -295,9 +315,12 @@ class RequestHooks:
         req = self.request
         req.plan = req.plan.with_hook(point, (callback, kwargs, failsafe), priority)
 
-    def __getitem__(self, point: str) -> list[Callable[..., Any]]:
-        """The callbacks at ``point``, in the order they run."""
-        return [fn for fn, _kw, _fs in self.request.plan.hooks[point]]
+    def __getitem__(self, point: str) -> list[Hook]:
+        """The hooks at ``point``, in the order they run (``.callback``, ``.priority``...)."""
+        plan = self.request.plan
+        return [Hook(fn, fs, prio, **kw)
+                for (fn, kw, fs), prio in zip(plan.hooks[point], plan.priorities[point],
+                                              strict=True)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(HOOK_POINTS)
@@ -305,6 +328,33 @@ class RequestHooks:
     def run(self, point: str) -> None:
         """Run the callbacks at ``point`` now (after a failure, failsafe ones only)."""
         run_hooks(self.request, point)
+
+
+class Hook:
+    """``callback(**kwargs)`` at a hook point, ordered by ``priority`` (CherryPy's Hook).
+
+    ``failsafe`` and ``priority`` default to the callback's attributes of
+    those names, else False and 50. ``request.hooks[point]`` lists these.
+    """
+
+    def __init__(self, callback: Callable[..., Any], failsafe: bool | None = None,
+                 priority: int | None = None, **kwargs: Any) -> None:
+        self.callback = callback
+        self.failsafe = getattr(callback, 'failsafe', False) if failsafe is None else failsafe
+        self.priority = getattr(callback, 'priority', 50) if priority is None else priority
+        self.kwargs = kwargs
+
+    def __lt__(self, other: Hook) -> bool:
+        return self.priority < other.priority
+
+    def __call__(self) -> Any:
+        """Run the callback with its arguments."""
+        return self.callback(**self.kwargs)
+
+    def __repr__(self) -> str:
+        return '%s(callback=%r, failsafe=%r, priority=%r, %s)' % (
+            type(self).__name__, self.callback, self.failsafe, self.priority,
+            ', '.join('%s=%r' % kv for kv in self.kwargs.items()))
 
 
 class Toolbox:
@@ -323,6 +373,9 @@ class Toolbox:
                 value._name = name
             value.namespace = self.namespace
             self._tools[name] = value
+        elif callable(getattr(value, '_setup', None)):
+            # NOTE: CherryPy takes any object with a _setup as a tool.
+            self._tools[name] = _ForeignTool(value, name, self.namespace)
         object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
@@ -334,6 +387,17 @@ class Toolbox:
         self._tools.pop(name, None)
         object.__delattr__(self, name)
 
+    def register(self, point: str, **kwargs: Any) -> Callable[[Any], Any]:
+        """Decorator: register the function as a Tool at ``point`` (``name=`` or its own).
+
+        ``@tools.register('before_handler')`` then ``@tools.<fn name>()``.
+        """
+        def decorator(func: Any) -> Any:
+            name = kwargs.pop('name', None) or func.__name__
+            setattr(self, name, Tool(point, func, name, **kwargs))
+            return func
+        return decorator
+
     def get(self, name: str) -> Tool | None:
         """Return the tool registered as ``name``, or None."""
         return self._tools.get(name)
@@ -343,3 +407,24 @@ class Toolbox:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tools)
+
+
+class _ForeignTool(Tool):
+    """A registered object that is no Tool but has CherryPy's ``_setup``.
+
+    Its ``_setup`` is called per request, before ``on_start_resource``
+    (it attaches its own hooks); it accepts any argument.
+    """
+
+    def __init__(self, obj: Any, name: str, namespace: str) -> None:
+        super().__init__('on_start_resource', _no_op, name)
+        self.obj = obj
+        self.namespace = namespace
+
+    def _setup(self) -> None:
+        """Run the object's own ``_setup``."""
+        self.obj._setup()
+
+
+def _no_op() -> None:
+    """A foreign tool's placeholder callable (its _setup attaches the real hooks)."""

@@ -75,7 +75,7 @@ class Response:
         self._cookie = value
 
     def collapse_body(self) -> bytes:
-        """Read an iterable body into bytes, store and return it."""
+        """Read the body into bytes; store it as ``[data]`` (as CherryPy) and return it."""
         body = self.body
         if body is None:
             data = b''
@@ -85,7 +85,7 @@ class Response:
             data = body.encode('utf-8')
         else:
             data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in body)
-        self.body = data
+        self.body = [data]
         return data
 
     def __repr__(self) -> str:

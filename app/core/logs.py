@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .request_response import Request, Response
 
-__all__ = ['LogManager', 'log']
+__all__ = ['LogManager', 'LazyRfc3339UtcTime', 'log']
 
 
 class _ScreenHandler(logging.StreamHandler):
@@ -67,10 +67,50 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, separators=(',', ':'), default=str)
 
 
+def _escape(value: str) -> str:
+    r"""An access-log field as CherryPy writes it, so no client value forges a line (CWE-117).
+
+    Bytes beyond printable ASCII (of the UTF-8) become ``\xhh``, control
+    characters ``\n`` and the like, ``"`` becomes ``\"``; a backslash stays
+    as it is (as in CherryPy's access log).
+    """
+    if value.isascii() and value.isprintable() and '"' not in value:
+        return value  # PERF: the usual case
+    out = repr(value.encode('utf-8', 'backslashreplace'))[2:-1]
+    return out.replace('\\\\', '\\').replace("\\'", "'").replace('"', '\\"')
+
+
+class LazyRfc3339UtcTime:
+    """The current UTC time as RFC 3339 (``2019-12-31T17:23:45Z``), made when printed."""
+
+    def __str__(self) -> str:
+        now = datetime.datetime.now(datetime.UTC)
+        return now.strftime('%Y-%m-%dT%H:%M:%S') + 'Z'
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+class _LazyId:
+    """``request.unique_id``, made only if the access format prints it (``{i}``)."""
+
+    __slots__ = ('request',)
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __format__(self, spec: str) -> str:
+        return format(self.request.unique_id, spec)
+
+
 class LogManager:
     """``cherrypy.log``: call it to write to the error log.
 
     ``log(msg, context='', severity=logging.INFO, traceback=False)``.
+    ``access_log_format`` (CherryPy's fields): ``{h}`` client, ``{l}`` -,
+    ``{u}`` login, ``{t}`` time, ``{r}`` request line, ``{s}`` status,
+    ``{b}`` bytes, ``{f}`` referer, ``{a}`` user agent, ``{o}`` Host,
+    ``{i}`` request id, ``{z}`` UTC time (RFC 3339). Text fields are escaped.
     """
 
     access_log_format = ('{h} {l} {u} {t} "{r}" {s} {b} "{f}" "{a}"')
@@ -113,16 +153,20 @@ class LogManager:
             return
         env = request.environ
         status = response.output_status or str(response.status)
+        remote = request.remote
         line = self.access_log_format.format(
-            h=request.remote.ip if request.remote else env.get('REMOTE_ADDR', '-'),
+            h=_escape(remote.name or remote.ip if remote else env.get('REMOTE_ADDR', '-')),
             l='-',
-            u=request.login or '-',
+            u=_escape(request.login or '-'),
             t=self.time(),
-            r=request.request_line,
+            r=_escape(request.request_line),
             s=status.split(' ', 1)[0],
             b='-' if nbytes is None else nbytes,
-            f=env.get('HTTP_REFERER', ''),
-            a=env.get('HTTP_USER_AGENT', ''),
+            f=_escape(env.get('HTTP_REFERER', '')),
+            a=_escape(env.get('HTTP_USER_AGENT', '')),
+            o=_escape(env.get('HTTP_HOST', '-')),
+            i=_LazyId(request),
+            z=LazyRfc3339UtcTime(),
         )
         extra = None
         if self.json:

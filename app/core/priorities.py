@@ -22,6 +22,7 @@ ignore_headers        before_request_body          50
 sessions.lock_early   before_request_body          60
 auth_basic            before_handler                1
 auth_digest           before_handler                1
+params                before_handler               15
 caching               before_handler               20
 staticdir             before_handler               50
 staticfile            before_handler               50
@@ -32,13 +33,16 @@ flatten               before_finalize              50
 expires               before_finalize              50
 sessions.save         before_finalize              50
 encode                before_finalize              70
+etags                 before_finalize              75
 gzip                  before_finalize              80
 autovary.vary         before_finalize              95
 caching.store         before_finalize             100
 log_tracebacks        before_error_response        50
 log_headers           before_error_response        50
+err_redirect          before_error_response        50
 caching.release       on_end_request               50
 sessions.close        on_end_request               50
+log_hooks             on_end_request               80
 ====================  =====================  ========
 
 .. end-priority-table
@@ -71,6 +75,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'sessions.lock_early': ('before_request_body', 60),
     'auth_basic': ('before_handler', 1),
     'auth_digest': ('before_handler', 1),
+    'params': ('before_handler', 15),
     'caching': ('before_handler', 20),
     'staticdir': ('before_handler', 50),
     'staticfile': ('before_handler', 50),
@@ -81,13 +86,16 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'expires': ('before_finalize', 50),
     'sessions.save': ('before_finalize', 50),
     'encode': ('before_finalize', 70),
+    'etags': ('before_finalize', 75),
     'gzip': ('before_finalize', 80),
     'autovary.vary': ('before_finalize', 95),
     'caching.store': ('before_finalize', 100),
     'log_tracebacks': ('before_error_response', 50),
     'log_headers': ('before_error_response', 50),
+    'err_redirect': ('before_error_response', 50),
     'caching.release': ('on_end_request', 50),
     'sessions.close': ('on_end_request', 50),
+    'log_hooks': ('on_end_request', 80),
 }
 
 

@@ -14,9 +14,10 @@ from uuid import uuid4 as _uuid4
 
 from . import _serving
 from .body import RequestBody, parse_query_string
-from .hooks import RequestHooks
+from .errors import HTTPError
+from .hooks import RequestHooks, Toolbox
 from .http_response import Response
-from .lib.httputil import HeaderMap, Host
+from .lib.httputil import HeaderMap, Host, decode_TEXT
 from .namespaces import NamespaceSet
 from .plan import EMPTY_PLAN, Plan
 
@@ -44,6 +45,50 @@ REQUEST_DEFAULTS: dict[str, Any] = {
 }
 
 
+class RequestCookie(http.cookies.SimpleCookie):
+    """The request's cookies. A malformed Cookie header keeps the cookies before the fault.
+
+    Asking for a missing cookie (``cookie[name]``) when the header was
+    malformed is a 400 naming the fault, not a KeyError (a 500): the
+    cookie may well be the one the client sent badly. ``get`` and ``in``
+    answer as for any dict.
+    """
+
+    malformed: str | None = None
+
+    def __missing__(self, key: str) -> Any:
+        if self.malformed:
+            raise HTTPError(400, 'Malformed Cookie header: %s' % (self.malformed,))
+        raise KeyError(key)
+
+
+class RequestNamespaces(NamespaceSet):
+    """``Request.namespaces``: per-request handlers, and toolboxes.
+
+    ``namespaces['team'] = fn`` calls ``fn(key, value)`` on every request for
+    the route's ``team.*`` keys. ``namespaces['myauth'] = Toolbox('myauth')``
+    instead makes ``myauth.<tool>.on`` switch that toolbox's tools on, as
+    ``tools.*`` does, in every application that shares ``toolboxes`` (the
+    package sets the tree's), as in CherryPy, where toolboxes are entries here.
+    """
+
+    #: The shared toolboxes and the global config (its generation is bumped so
+    #: that cached routes see a new toolbox); set by the package.
+    toolboxes: dict[str, Any] | None = None
+    config: Any = None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if isinstance(value, Toolbox) and self.toolboxes is not None:
+            self.toolboxes[name] = value
+            if self.config is not None:
+                self.config.generation += 1
+            return
+        super().__setitem__(name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or bool(self.toolboxes and name in self.toolboxes)
+
+
 class Request:
     """The request being served. ``cherrypy.request`` proxies to it.
 
@@ -60,9 +105,10 @@ class Request:
     __slots__ = (
         # The request as it arrived, and where it is going.
         'environ', 'app', 'method', 'path_info', 'script_name', 'config', 'handler',
-        'response', 'is_index', 'args', 'plan', 'stage', 'closed',
+        'response', 'is_index', 'args', 'plan', 'stage', 'closed', 'prev',
         # CherryPy's settable attributes (REQUEST_DEFAULTS).
-        'session', '_show_tracebacks', '_show_mismatched_params', 'error_page',
+        'session', '_show_tracebacks', '_show_mismatched_params', '_query_string_encoding',
+        'error_page',
         'process_request_body', 'methods_with_bodies', 'throws', 'dispatch', 'login',
         'json', 'error_response', 'handled_error',
         # Tool state: caching (CherryPy's names, then the stampede claim to
@@ -73,7 +119,7 @@ class Request:
         # Parsed from the environ on first use, or set to override it.
         '_params', '_headers', '_cookie', '_body', '_remote', '_local', '_base',
         # When the request arrived (perf_counter), and its id (unique_id).
-        'started', '_unique_id',
+        'started', '_unique_id', '_request_line',
         # Attributes a program sets that are not declared above.
         'extra',
     )
@@ -101,10 +147,13 @@ class Request:
         self.plan: Plan = EMPTY_PLAN
         self.stage: str | None = None
         self.closed: bool = False
+        #: The request this one replaces after an InternalRedirect (else None).
+        self.prev: Request | None = None
         # PERF: one store per slot, no loop: this runs on every request.
         self.session: Any = None
         self._show_tracebacks: bool | None = None
         self._show_mismatched_params: bool | None = None
+        self._query_string_encoding: str | None = None
         self.error_page: dict[Any, Any] = _EMPTY
         self.process_request_body: bool = True
         self.methods_with_bodies: tuple[str, ...] = _METHODS_WITH_BODIES
@@ -124,13 +173,14 @@ class Request:
         # PERF: no query string, no parsing: most requests never call params.
         self._params: dict[str, Any] | None = {} if not environ.get('QUERY_STRING') else None
         self._headers: HeaderMap | None = None
-        self._cookie: http.cookies.SimpleCookie | None = None
+        self._cookie: RequestCookie | None = None
         self._body: RequestBody | None = None
         self._remote: Host | None = None
         self._local: Host | None = None
         self._base: str | None = None
         self.started = _perf_counter()
         self._unique_id: str | None = None
+        self._request_line: str | None = None
         self.extra: dict[str, Any] | None = None
 
     # NOTE: query_string, server_protocol, protocol and scheme live in the
@@ -176,7 +226,7 @@ class Request:
 
     @property
     def unique_id(self) -> str:
-        """This request's id: a well-formed ``X-Request-ID`` it came with, else a new one.
+        """This request's id: a well-formed ``X-Request-ID`` it came with, else a new UUID4.
 
         The JSON logs carry it, and with ``log.json`` on it is echoed as the
         response's ``X-Request-ID``. A value of 1 to 128 letters, digits
@@ -186,15 +236,24 @@ class Request:
         if rid is None:
             given = self.environ.get('HTTP_X_REQUEST_ID')
             rid = self._unique_id = given if given and _REQUEST_ID.fullmatch(given) \
-                else _uuid4().hex
+                else str(_uuid4())
         return rid
 
     @property
     def request_line(self) -> str:
-        """The request line as the client sent it: ``'GET /path?q=1 HTTP/1.1'``."""
+        """The request line as the client sent it: ``'GET /path?q=1 HTTP/1.1'``.
+
+        A program may set it (the access log then shows what it set).
+        """
+        if self._request_line is not None:
+            return self._request_line
         qs = self.query_string
         return '%s %s%s%s %s' % (self.method, self.script_name, self.path_info,
                                  '?' + qs if qs else '', self.server_protocol)
+
+    @request_line.setter
+    def request_line(self, value: str) -> None:
+        self._request_line = value
 
     @property
     def hooks(self) -> RequestHooks:
@@ -266,12 +325,17 @@ class Request:
     # -- lazily parsed parts ---------------------------------------------
     @property
     def headers(self) -> HeaderMap:
-        """Request headers; keys compare case-insensitively."""
+        """Request headers; keys compare case-insensitively.
+
+        Values holding RFC 2047 encoded-words (``=?utf-8?q?...?=``) are decoded.
+        """
         h = self._headers
         if h is None:
             h = self._headers = HeaderMap()
             for k, v in self.environ.items():
                 if k.startswith('HTTP_'):
+                    if '=?' in v:
+                        v = decode_TEXT(v)  # NOTE: an RFC 2047 value, as CherryPy reads it
                     dict.__setitem__(h, k[5:].replace('_', '-').title(), v)
             ct = self.environ.get('CONTENT_TYPE')
             if ct:
@@ -291,30 +355,32 @@ class Request:
         return list(self.headers.items())
 
     @property
-    def cookie(self) -> http.cookies.SimpleCookie:
-        """Request cookies (a SimpleCookie); malformed ones are skipped."""
+    def cookie(self) -> RequestCookie:
+        """Request cookies (a SimpleCookie); see ``RequestCookie`` for malformed ones."""
         c = self._cookie
         if c is None:
-            c = self._cookie = http.cookies.SimpleCookie()
+            c = self._cookie = RequestCookie()
             raw = self.environ.get('HTTP_COOKIE')
             if raw:
                 try:
                     c.load(raw)
-                except http.cookies.CookieError:
+                except http.cookies.CookieError as ex:
                     # NOTE: a bad cookie header is the client's problem; the
                     # cookies that did parse are kept, as browsers expect.
-                    pass
+                    c.malformed = str(ex)
         return c
 
     #: CherryPy's per-request namespace handlers: ``handler(key, value)`` for
     #: each ``ns.key`` of the route's config, on every request (none by default;
     #: the core's own namespaces are resolved once per route, in its plan).
-    namespaces = NamespaceSet()
+    #: A Toolbox set here becomes a toolbox (see ``RequestNamespaces``).
+    namespaces: RequestNamespaces
 
     #: Attributes read from the route's config (``request.<name>``) unless
     #: set on the request: a plan sets nothing per request for them.
     #: PERF: the production environment sets both on every route.
-    config_read = frozenset(('show_tracebacks', 'show_mismatched_params'))
+    config_read = frozenset(('show_tracebacks', 'show_mismatched_params',
+                             'query_string_encoding'))
 
     @property
     def show_tracebacks(self) -> bool:
@@ -337,10 +403,23 @@ class Request:
         self._show_mismatched_params = value
 
     @property
+    def query_string_encoding(self) -> str:
+        """The encoding query strings are decoded with (``request.query_string_encoding``).
+
+        CherryPy's default, ``'utf8'``; a query string that does not decode is a 404.
+        """
+        v = self._query_string_encoding
+        return self.config.get('request.query_string_encoding', 'utf8') if v is None else v
+
+    @query_string_encoding.setter
+    def query_string_encoding(self, value: str) -> None:
+        self._query_string_encoding = value
+
+    @property
     def query_params(self) -> dict[str, Any]:
         """The parsed query string only."""
         qs = self.query_string
-        return parse_query_string(qs) if qs else {}
+        return parse_query_string(qs, self.query_string_encoding) if qs else {}
 
     @property
     def params(self) -> dict[str, Any]:
@@ -349,7 +428,7 @@ class Request:
         if p is None:
             # PERF: query_params inlined; this runs for every handler call.
             qs = self.environ.get('QUERY_STRING', '')
-            p = self._params = parse_query_string(qs) if qs else {}
+            p = self._params = parse_query_string(qs, self.query_string_encoding) if qs else {}
         return p
 
     @params.setter
@@ -399,3 +478,6 @@ def _parse_protocol(sp: str) -> tuple[int, int]:
 
 
 _serving.fast_attributes(_serving.request, Request)
+
+
+Request.namespaces = RequestNamespaces()

@@ -78,6 +78,26 @@ class _Lane:
         return getattr(self._server, name)
 
 
+class _AnnounceThreads:
+    """The server's WSGI app: ``app``, publishing ``acquire_thread`` on ``bus``
+    before a request on a thread not in ``threads`` (the thread manager's).
+
+    PERF: one dict lookup a request once a thread is known.
+    """
+
+    __slots__ = ('app', 'bus', 'threads')
+
+    def __init__(self, app: Callable, bus: Any, threads: dict[int, int]) -> None:
+        self.app = app
+        self.bus = bus
+        self.threads = threads
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        if threading.get_ident() not in self.threads:
+            self.bus.publish('acquire_thread')
+        return self.app(environ, start_response)
+
+
 class Server:
     """``cherrypy.server``: the HTTP server the engine starts and stops.
 
@@ -111,14 +131,14 @@ class Server:
     statistics = False
     server_name = None
 
-    def __init__(self, wsgi_app: Callable | None = None) -> None:
+    def __init__(self, wsgi_app: Callable | None = None, bus: Any = None) -> None:
         self.wsgi_app = wsgi_app
+        #: The engine: told of request threads (``acquire_thread``) and of a
+        #: KeyboardInterrupt in the server (it exits), as in CherryPy.
+        self.bus = bus
         self.httpserver: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.running = False
-        #: Called (from the server's thread) after a KeyboardInterrupt or
-        #: SystemExit stopped serving: ``engine.request_exit`` for ``cherrypy.server``.
-        self.on_interrupt: Callable[[], None] | None = None
 
     def configure(self, config: dict[str, Any]) -> None:
         """Copy ``server.*`` keys from ``config`` onto this object."""
@@ -167,7 +187,11 @@ class Server:
             return
         if self.wsgi_app is None:
             raise RuntimeError('server has no WSGI application')
-        s = HTTPServer(self.bind_addr, self.wsgi_app, numthreads=int(self.thread_pool),
+        app = self.wsgi_app
+        manager = getattr(self.bus, 'thread_manager', None)
+        if manager is not None:
+            app = _AnnounceThreads(app, self.bus, manager.threads)
+        s = HTTPServer(self.bind_addr, app, numthreads=int(self.thread_pool),
                        max=int(self.thread_pool_max),
                        request_queue_size=int(self.socket_queue_size),
                        timeout=self.socket_timeout,
@@ -200,12 +224,12 @@ class Server:
         try:
             s.serve()  # type: ignore[union-attr]
         except (KeyboardInterrupt, SystemExit) as ex:
-            # A handler (or httpserver.interrupt) raised it: as in CherryPy,
-            # the whole process stops; engine.block() returns.
-            log('%s in the HTTP server: shutting down' % (type(ex).__name__,), 'ENGINE')
+            # NOTE: a handler (or httpserver.interrupt) raised it: the engine
+            # exits, from another thread since exiting joins this one.
+            log('%s in the HTTP server: exiting' % type(ex).__name__, 'ENGINE')
             self.running = False
-            if self.on_interrupt is not None:
-                self.on_interrupt()
+            if self.bus is not None:
+                threading.Thread(target=self.bus.exit, name='interrupt-exit').start()
         except Exception:  # NOTE: the engine notices through self.running
             log('HTTP server stopped on an error', 'ENGINE', 40, traceback=True)
             self.running = False

@@ -10,12 +10,15 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
+from .etags import validate_etags
 from .hosts import valid_host
 from .httputil import HeaderMap
+from .params import convert_params
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
            'log_traceback', 'log_request_headers', 'referer', 'redirect',
-           'accept', 'autovary', 'flatten', 'ignore_headers']
+           'accept', 'autovary', 'flatten', 'ignore_headers', 'validate_etags',
+           'convert_params', 'log_hooks']
 
 
 def trailing_slash(missing: bool = True, extra: bool = False, status: int | None = None,
@@ -265,3 +268,14 @@ def ignore_headers(headers: Iterable[str] = ('Range',), debug: bool = False) -> 
     for name in headers:
         request.headers.pop(name, None)
         request.environ.pop('HTTP_' + name.upper().replace('-', '_'), None)
+
+
+def log_hooks(debug: bool = False) -> None:
+    """``tools.log_hooks``: write this request's hooks, point by point, to the error log."""
+    request = _serving.current()
+    lines = ['Request Hooks for %s:' % (request.base + request.script_name + request.path_info,)]
+    plan = request.plan
+    for point, hooks in plan.hooks.items():
+        names = [getattr(fn, '__name__', repr(fn)) for fn, _kw, _fs in hooks]
+        lines.append('    %s:%s' % (point, ''.join('\n        ' + n for n in names)))
+    log('\n'.join(lines), 'HTTP', logging.DEBUG if not debug else logging.INFO)

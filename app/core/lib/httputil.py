@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import email.header
 import email.utils
 import re
 import time
@@ -12,7 +13,8 @@ from http import HTTPStatus
 from typing import Any
 
 __all__ = ['HeaderMap', 'Host', 'valid_status', 'response_codes', 'HTTPDate',
-           'header_elements', 'parse_http_date']
+           'header_elements', 'parse_http_date', 'urljoin', 'get_ranges', 'decode_TEXT',
+           'decode_TEXT_maybe']
 
 #: ``{code: (reason, long message)}`` as CherryPy's ``httputil.response_codes``.
 response_codes: dict[int, tuple[str, str]] = {
@@ -118,8 +120,16 @@ class HeaderMap(dict):
         return h
 
     def elements(self, key: str) -> list[HeaderElement]:
-        """Return the parsed, q-sorted elements of header ``key``."""
-        return header_elements(key, self.get(key))
+        """Return the parsed elements of header ``key``.
+
+        Accept* elements come most preferred first, as CherryPy orders them:
+        by q-value, equal ones by their text, descending (so
+        ``text/html;level=1`` before ``text/html`` before ``text/*``).
+        """
+        elements = header_elements(key, self.get(key))
+        if key.lower().startswith('accept'):
+            elements.sort(key=lambda e: (e.qvalue, str(e)), reverse=True)
+        return elements
 
     def values(self, key: str | None = None):
         """With a key: the element values of that header (CherryPy API)."""
@@ -129,7 +139,9 @@ class HeaderMap(dict):
 
     def output(self) -> list[tuple[str, str]]:
         """Return ``[(name, value)]`` for WSGI ``start_response``."""
-        return [(k, v) if v.__class__ is str else (k, str(v)) for k, v in dict.items(self)]
+        return [(k, v) if v.__class__ is str else
+                (k, v.decode('latin-1') if isinstance(v, bytes) else str(v))
+                for k, v in dict.items(self)]
 
 
 class HeaderElement:
@@ -184,6 +196,9 @@ def valid_status(status: Any) -> tuple[int, str, str]:
     """
     if not status:
         status = 200
+    if not isinstance(status, (str, int)):
+        raise ValueError('Illegal response status from server (%r is non-numeric).'
+                         % (status,))
     code_s, _, reason = str(status).strip().partition(' ')
     try:
         code = int(code_s)
@@ -261,3 +276,74 @@ def qvalue_pick(header: str | None, offers: Iterable[str]) -> list[str]:
                                  or (e.value == '*' and o.lower() not in listed)):
                 out.append(o)
     return out
+
+
+def urljoin(*atoms: str) -> str:
+    """Join URL path pieces (``SCRIPT_NAME``, ``PATH_INFO``) with single slashes.
+
+    Empty pieces are skipped; nothing at all gives ``'/'``.
+    """
+    url = '/'.join(a for a in atoms if a)
+    while '//' in url:
+        url = url.replace('//', '/')
+    return url or '/'
+
+
+def get_ranges(headervalue: str | None, content_length: int) -> list[tuple[int, int]] | None:
+    """The ``(start, stop)`` slices a ``Range: bytes=...`` header asks for, in order.
+
+    ``bytes=3-6`` gives ``[(3, 7)]``; ``-N`` is the last N bytes (the whole
+    content when N is larger). None when there is no header or it is not
+    valid (the request is then answered as if it had none, RFC 9110 14.2);
+    an empty list when no range is satisfiable (answer 416).
+    """
+    if not headervalue:
+        return None
+    unit, sep, spec = headervalue.partition('=')
+    if not sep or unit.strip().lower() != 'bytes':
+        return None
+    result = []
+    for brange in spec.split(','):
+        first, dash, last = (x.strip() for x in brange.partition('-'))
+        if not dash or (first and not _is_digits(first)) or (last and not _is_digits(last)):
+            return None
+        if first:
+            start = int(first)
+            stop = int(last) if last else content_length - 1
+            if start >= content_length:
+                continue  # NOTE: unsatisfiable; 416 if none is left
+            if stop < start:
+                return None
+            result.append((start, min(stop + 1, content_length)))
+        elif not last:
+            return None
+        else:
+            n = int(last)
+            result.append((max(content_length - n, 0), content_length))
+    return result
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def decode_TEXT(value: str) -> str:
+    """Decode RFC 2047 encoded-words: ``'=?utf-8?q?f=C3=BCr?='`` gives ``'für'``.
+
+    A word in an unknown charset, or that does not decode, is kept as
+    Latin-1 text rather than failing the request.
+    """
+    out = []
+    for atom, charset in email.header.decode_header(value):
+        if isinstance(atom, bytes):
+            try:
+                atom = atom.decode(charset or 'latin-1')
+            except (LookupError, UnicodeDecodeError):
+                atom = atom.decode('latin-1')
+        out.append(atom)
+    return ''.join(out)
+
+
+def decode_TEXT_maybe(value: str) -> str:
+    """``decode_TEXT(value)`` if it holds an encoded-word (``=?``), else ``value``."""
+    return decode_TEXT(value) if '=?' in value else value

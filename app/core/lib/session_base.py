@@ -93,6 +93,9 @@ class Session:
     loaded = False
     missing = False
     regenerated = False
+    #: CherryPy's per-class clean-up thread; None here: expired sessions are
+    #: cleaned up by the requests themselves (every ``clean_freq`` minutes).
+    clean_thread = None
 
     def __init__(self, id: str | None = None, **kwargs: Any) -> None:
         self.id_observers: list[Callable[[str], None]] = []

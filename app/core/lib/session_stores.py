@@ -107,6 +107,9 @@ class FileSession(SerializedSession):
     storage_path: str | None = None
     #: File names are ``prefix + id``; lock files add ``.lock``.
     prefix = 'session-'
+    #: CherryPy's names of the default prefix and of the lock files' suffix.
+    SESSION_PREFIX = prefix
+    LOCK_SUFFIX = '.lock'
     config_keys = SerializedSession.config_keys | {'storage_path', 'prefix'}
     #: Seconds after which an orphaned temporary file is removed by clean-up.
     tmp_max_age = 3600

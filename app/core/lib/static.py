@@ -116,7 +116,8 @@ def _serve_stat(path: str, st: os.stat_result, content_type: str | None,
 
 
 def _disposition(disposition: str, name: str) -> str:
-    ascii_name = name.encode('ascii', 'replace').decode('ascii').replace('"', '')
+    # NOTE: the ASCII fallback drops what ASCII lacks (as CherryPy); filename* has it all.
+    ascii_name = name.encode('ascii', 'ignore').decode('ascii').replace('"', '')
     quoted = urllib.parse.quote(name)
     if quoted == name:
         return '%s; filename="%s"' % (disposition, name)
