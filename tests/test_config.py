@@ -146,6 +146,12 @@ def test_dotted_references_are_resolved_by_import(tmp_path):
     "(1).real",
     "cherrypy.dispatch.MethodDispatcher(open('{marker}', 'w'))",
     "cherrypy.lib.static.serve_file('{marker}')",
+    "dict(x=open('{marker}', 'w'))",
+    "'a' + open('{marker}', 'w')",
+    "dict(**open('{marker}', 'w'))",
+    "dict(open('{marker}', 'w'))",
+    "'{marker}' * 3",
+    "[1] + [open('{marker}', 'w')]",
 ])
 def test_code_in_a_conf_file_is_refused_and_never_run(tmp_path, payload):
     marker = tmp_path / 'pwned'
@@ -211,6 +217,35 @@ def test_open_file_object_is_accepted(tmp_path):
 
 
 # -- config.update -----------------------------------------------------------------
+
+def test_interpolation_operators_and_dict_as_in_cherrypy(tmp_path):
+    path = write(tmp_path, """
+        [DEFAULT]
+        dir = "/some/dir"
+
+        [my]
+        my.dir = %(dir)s + "/my/dir"
+        my.dir2 = %(my.dir)s + '/dir2'
+        n = 6 * 3 - 1
+        pct = "100%%"
+        d = dict(a=1, **{'a': 0, 'b': 2})
+        ref = dict(**cherrypy.lib.httputil.response_codes)
+    """)
+    my = parse_file(path)['my']
+    assert my['my.dir'] == '/some/dir/my/dir' and my['my.dir2'] == '/some/dir/my/dir/dir2'
+    assert my['n'] == 17 and my['pct'] == '100%'
+    assert my['d'] == {'a': 1, 'b': 2}                 # a named argument wins over **
+    assert my['ref'][404][0] == 'Not Found'
+    with pytest.raises(ConfigError, match=r"\[my\] bad: .*write a literal % as %%"):
+        parse_file(write(tmp_path, '[my]\nbad = "50%"\n', name='pct.conf'))
+    with pytest.raises(ConfigError, match='strings and numbers only'):
+        parse_file(write(tmp_path, '[my]\nbad = [1] + [2]\n', name='list.conf'))
+
+
+def test_a_file_without_global_puts_its_sections_in_as_dicts(tmp_path):
+    cherrypy.config.update(write(tmp_path, "[my]\nvalue = dict(foo='bar')\n"))
+    assert cherrypy.config['my'] == {'value': {'foo': 'bar'}}
+
 
 def test_update_from_a_file_takes_global_only(tmp_path):
     path = write(tmp_path, '''

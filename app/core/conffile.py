@@ -106,7 +106,8 @@ def unrepr(text: str, allowed: Iterable[str] = ()) -> Any:
         node = ast.parse(text, mode='eval').body
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         raise ConfigError('%r is not a Python literal (quote strings)' % (text,)) from None
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name)
+                                           and node.func.id == 'dict'):
         name = _dotted_name(node.func)
         if name is None or '.' not in name:
             raise ConfigError('%r: only module.attr(...) calls are allowed' % (text,))
@@ -120,10 +121,54 @@ def unrepr(text: str, allowed: Iterable[str] = ()) -> Any:
             raise ConfigError('%r: only app.core classes and dispatchers may be called '
                               'in config, and %r is not one' % (text, name))
         return target(*args, **kwargs)
+    return _value(node, text, allowed)
+
+
+#: Operators a value may use on literals: ``%(dir)s + "/sub"``, ``6 * 3``.
+_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+              ast.Mult: lambda a, b: a * b}
+
+
+def _value(node: ast.AST, text: str, allowed: Iterable[str]) -> Any:
+    """A value made only of literals, dotted references, ``+ - *`` on them and ``dict(...)``.
+
+    Nothing here runs code of the file's: operators apply to strings and
+    numbers only, and ``dict(k=v, **mapping)`` builds a dict.
+    """
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        left, right = _value(node.left, text, allowed), _value(node.right, text, allowed)
+        if not (isinstance(left, (str, int, float, complex)) and
+                isinstance(right, (str, int, float, complex))) or isinstance(
+                    left, bool) or isinstance(right, bool):
+            raise ConfigError('%r: operators apply to strings and numbers only' % (text,))
+        if type(node.op) is ast.Mult and (isinstance(left, str) or isinstance(right, str)):
+            raise ConfigError('%r: strings can only be joined with +' % (text,))
+        try:
+            return _OPERATORS[type(node.op)](left, right)
+        except TypeError:
+            raise ConfigError('%r: cannot combine %s and %s' % (
+                text, type(left).__name__, type(right).__name__)) from None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict':
+        if node.args:
+            raise ConfigError('%r: dict() takes keyword arguments only here' % (text,))
+        out: dict[str, Any] = {}
+        # NOTE: as CherryPy's config: a named argument wins over a ** mapping.
+        for k in sorted(node.keywords, key=lambda k: k.arg is not None):
+            v = _value(k.value, text, allowed)
+            if k.arg is None:
+                if not isinstance(v, Mapping):
+                    raise ConfigError('%r: ** needs a mapping' % (text,))
+                out.update(v)
+            else:
+                out[k.arg] = v
+        return out
     name = _dotted_name(node)
     if name is not None and '.' in name:
         return resolve(name, allowed)
-    raise ConfigError('%r is not a Python literal (quote strings)' % (text,))
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ConfigError('%r is not a Python literal (quote strings)' % (text,)) from None
 
 
 def parse_file(path: str | os.PathLike | IO[str]) -> dict[str, dict[str, Any]]:
@@ -133,7 +178,10 @@ def parse_file(path: str | os.PathLike | IO[str]) -> dict[str, dict[str, Any]]:
     values in this file reference those modules too. Any error from a value
     names the file, the section and the key.
     """
-    parser = configparser.RawConfigParser(strict=False)
+    # NOTE: CherryPy's parser: %(name)s refers to another key of the section
+    # or of [DEFAULT], and a literal % is written %%.
+    parser = configparser.ConfigParser(strict=False,
+                                       interpolation=configparser.BasicInterpolation())
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     name: Any = path
     try:
@@ -151,7 +199,12 @@ def parse_file(path: str | os.PathLike | IO[str]) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for section in parser.sections():
         values = result[section] = {}
-        for key, raw in parser.items(section):
+        for key in parser.options(section):
+            try:
+                raw = parser.get(section, key)
+            except configparser.InterpolationError as ex:
+                raise ConfigError('%s [%s] %s: %s (write a literal %% as %%%%)'
+                                  % (name, section, key, ex.message.splitlines()[0])) from None
             try:
                 values[key] = unrepr(raw, allowed)
             except ConfigError as ex:
@@ -162,10 +215,10 @@ def parse_file(path: str | os.PathLike | IO[str]) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _allowed_modules(parser: configparser.RawConfigParser, name: Any) -> tuple[str, ...]:
+def _allowed_modules(parser: configparser.ConfigParser, name: Any) -> tuple[str, ...]:
     if not parser.has_option('global', 'config.allowed_modules'):
         return ()
-    raw = parser.get('global', 'config.allowed_modules')
+    raw = parser.get('global', 'config.allowed_modules', raw=True)
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

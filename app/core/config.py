@@ -193,7 +193,9 @@ class Config(dict):
         where = 'global config'
         if isinstance(config, (str, os.PathLike)) or hasattr(config, 'read'):
             sections = as_dict(config)
-            values = dict(sections.get('global', {}))
+            # NOTE: as CherryPy: a file without [global] puts each section in
+            # as a key holding a dict (config['my']['my.dir']).
+            values = dict(sections['global']) if 'global' in sections else dict(sections)
             where = '%s [global]' % (source_name(config),)
         else:
             values = dict(config or {})
