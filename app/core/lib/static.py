@@ -1,7 +1,11 @@
 """Static files: ``serve_file``, ``serve_download``, ``staticdir``, ``staticfile``.
 
 Sends ``Last-Modified`` and answers ``If-Modified-Since`` with 304; answers
-a single ``Range`` with 206 (416 when unsatisfiable), honouring ``If-Range``.
+a ``Range`` with 206 (416 when unsatisfiable), honouring ``If-Range``:
+several ranges as ``multipart/byteranges`` while they are at most
+``MAX_RANGES`` and ask for no more bytes than the file has, else the
+whole file (RFC 9110 14.2 allows it), so no Range makes a response
+larger than the file plus the parts' headers.
 A path that leaves the configured directory (``..``, encoded slashes or
 dots, NUL bytes, a symlink pointing outside) is refused with 403 or 404,
 never served.
@@ -12,6 +16,7 @@ import functools
 import mimetypes
 import os
 import re
+import secrets
 import stat
 import urllib.parse
 from collections.abc import Iterator
@@ -19,11 +24,13 @@ from typing import Any
 
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, NotFound
-from .httputil import HTTPDate, parse_http_date
+from .httputil import HTTPDate, get_ranges, parse_http_date
 
 __all__ = ['serve_file', 'serve_fileobj', 'serve_download', 'staticdir', 'staticfile']
 
 _CHUNK = 64 * 1024
+#: The most ranges one request gets as multipart/byteranges.
+MAX_RANGES = 8
 mimetypes.add_type('image/svg+xml', '.svg')
 mimetypes.add_type('application/javascript', '.js')
 mimetypes.add_type('font/woff2', '.woff2')
@@ -58,6 +65,51 @@ class _FileBody:
 
     def close(self) -> None:
         self.f.close()
+
+
+class _RangesBody:
+    """Several ranges of a file as a ``multipart/byteranges`` body."""
+
+    bytes_only = True
+
+    def __init__(self, f: Any, parts: list[tuple[bytes, int, int]], tail: bytes) -> None:
+        self.f = f
+        self.parts = parts
+        self.tail = tail
+
+    def __iter__(self) -> Iterator[bytes]:
+        for head, start, length in self.parts:
+            yield head
+            self.f.seek(start)
+            remaining = length
+            while remaining > 0:
+                data = self.f.read(min(_CHUNK, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+        yield self.tail
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _multipart_ranges(fileobj: Any, ranges: list[tuple[int, int]], size: int) -> bool:
+    """Answer ``ranges`` as multipart/byteranges, if few and small enough; else False."""
+    if len(ranges) > MAX_RANGES or sum(stop - start for start, stop in ranges) > size:
+        return False
+    response = _serving.current().response
+    boundary = secrets.token_hex(16)
+    ctype = response.headers.get('Content-Type') or 'application/octet-stream'
+    parts = [(('\r\n--%s\r\nContent-type: %s\r\nContent-range: bytes %d-%d/%d\r\n\r\n'
+               % (boundary, ctype, start, stop - 1, size)).encode('latin-1', 'replace'),
+              start, stop - start) for start, stop in ranges]
+    tail = ('\r\n--%s--\r\n' % boundary).encode('ascii')
+    response.status = '206 Partial Content'
+    response.headers['Content-Type'] = 'multipart/byteranges; boundary=%s' % boundary
+    response.headers['Content-Length'] = str(sum(len(h) + n for h, _s, n in parts) + len(tail))
+    response.body = _RangesBody(fileobj, parts, tail)
+    return True
 
 
 def _validate_since(path_mtime: float) -> None:
@@ -147,6 +199,18 @@ def serve_fileobj(fileobj: Any, content_type: str | None = None, disposition: st
     if_range = request.environ.get('HTTP_IF_RANGE')
     if if_range is not None and if_range != response.headers.get('Last-Modified'):
         rng = None  # NOTE: the client's copy changed (RFC 9110 13.1.5): send it whole
+    if rng and request.protocol >= (1, 1) and ',' in rng:
+        ranges = get_ranges(rng, content_length)
+        if ranges == []:
+            fileobj.close()
+            response.headers['Content-Range'] = 'bytes */%s' % content_length
+            raise HTTPError(416, 'Invalid Range (first-byte-pos greater than Content-Length)')
+        if ranges and len(ranges) > 1 and _multipart_ranges(fileobj, ranges, content_length):
+            return response.body
+        if ranges and len(ranges) == 1:
+            rng = 'bytes=%d-%d' % (ranges[0][0], ranges[0][1] - 1)
+        else:
+            rng = None
     if rng and request.protocol >= (1, 1):
         r = _parse_range(rng, content_length)
         if r is None:
@@ -173,9 +237,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
     None means unsatisfiable (416). A Range header that is not valid
     (another unit, ``5-3``, signs or spaces in the numbers) is ignored, as
-    RFC 9110 section 14.2 says. Several ranges are answered with the whole
-    file (allowed by RFC 9110), so no Range makes the response larger than
-    the file.
+    RFC 9110 section 14.2 says. Several ranges are ``serve_fileobj``'s
+    (multipart, or the whole file).
     """
     unit, _, spec = header.partition('=')
     if unit.strip().lower() != 'bytes' or not spec:
