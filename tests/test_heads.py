@@ -218,3 +218,18 @@ def test_no_header_size_limit_still_keeps_partial_heads_off_the_workers():
         finally:
             for s in socks:
                 s.close()
+
+
+def test_a_body_over_the_servers_limit_is_refused_before_it_is_sent():
+    cherrypy.config.update({'log.screen': False})
+    cherrypy.tree.mount(Root(), '')
+    # NOTE: 9999 is under body_buffer_size: without the limit the I/O thread would wait for it.
+    with live(cherrypy.tree, max_request_body_size=1000) as server:
+        s = _connect(server)
+        try:
+            s.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n'
+                      b'Content-Length: 9999\r\n\r\n')
+            data = _read_until(s, lambda d: d.endswith(b'maximum allowed bytes.'))
+            assert data.startswith(b'HTTP/1.1 413 ')
+        finally:
+            s.close()

@@ -21,7 +21,7 @@ from app.core.lib import sessions
 from app.core.lib.sessions import (FileSession, RamSession, Session, StorageUnavailable,
                                    dumps, loads)
 
-from helpers import ROOT, call
+from helpers import ROOT, call, wait_until
 
 
 class Root:
@@ -452,6 +452,29 @@ def test_ram_clean_up_sweeps_expired_sessions_at_most_every_clean_freq():
     time.sleep(0.01)
     RamSession(None, clean_freq=0.0001)
     assert s.id not in RamSession.cache and 'f' * 40 not in RamSession.locks
+
+
+def test_a_stored_sessions_lock_is_forgotten_once_nobody_holds_or_waits_for_it():
+    s = RamSession(None)
+    s['n'] = 1
+    s.save()
+    s.acquire_lock()
+    waiter = RamSession(s.id)
+    got = threading.Event()
+
+    def wait_then_release():
+        waiter.acquire_lock()
+        got.set()
+        waiter.release_lock()
+    t = threading.Thread(target=wait_then_release)
+    t.start()
+    wait_until(lambda: RamSession._lock_users.get(s.id) == 2, 5, 'the waiter queued')
+    RamSession(None).clean_up()                 # a lock someone waits for stays
+    assert s.id in RamSession.locks and not got.is_set()
+    s.release_lock()
+    t.join(5)
+    assert got.is_set()
+    assert s.id in RamSession.cache and s.id not in RamSession.locks
 
 
 def test_a_failing_clean_up_is_logged_not_raised(caplog):

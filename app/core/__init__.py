@@ -32,11 +32,11 @@ from .hooks import HandlerTool, Tool, Toolbox, ToolHook
 from .lib import state as _state
 from .logs import log
 from .request_response import Request, Response
-from .server import Server
+from .server import ExtraServers, Server
 from .tree import Tree
 
 __all__ = ['expose', 'popargs', 'tree', 'config', 'engine', 'server', 'quickstart',
-           'request', 'response', 'session', 'serving', 'tools', 'log', 'url',
+           'servers', 'request', 'response', 'session', 'serving', 'tools', 'log', 'url',
            'HTTPError', 'HTTPRedirect', 'NotFound', 'InternalRedirect',
            'CherryPyException', 'TimeoutError', 'Tool', 'HandlerTool', 'Toolbox', 'ToolHook',
            'Application', 'Tree', 'Engine', 'Server', 'Config', 'ConfigError',
@@ -55,6 +55,16 @@ Request.namespaces.config = config
 engine = Engine()
 engine.signals = engine.signal_handler  # type: ignore[attr-defined]
 server = Server(tree, engine)
+#: Extra servers from ``server.<name>.<key>`` config (CherryPy's ``cherrypy.servers``).
+servers = ExtraServers(tree, engine)
+
+
+def _server_option(name: str, value: Any) -> None:
+    """``server.<key>`` sets ``cherrypy.server``; ``server.<name>.<key>`` an extra server."""
+    if '.' in name:
+        servers.set_option(name, value)
+    else:
+        server.set_option(name, value)
 
 
 class _Serving:
@@ -106,16 +116,14 @@ config.watchers.append(log.configure)
 log.configure(config)
 # As in CherryPy: server.* keys reach cherrypy.server at config.update (so
 # cherrypy.server.socket_port and cherrypy.url() agree with config at once).
-config.core_namespaces['server'] = server.set_option
+config.core_namespaces['server'] = _server_option
 # Shared state for applications (lib.state): its keys are checked like any
 # declared namespace's, and it follows global config.
 config.declare('state', **_state.DEFAULTS)
 config.watchers.append(_state.configure)
 _state.configure(config)
 engine.subscribe('start', _on_start, priority=10)
-engine.subscribe('start', server.start, priority=75)
-engine.subscribe('drain', server.drain)
-engine.subscribe('stop', server.stop, priority=25)
+server.subscribe()
 engine.subscribe('graceful', log.reopen_files)
 engine.subscribe('exit', _on_exit)
 

@@ -3,7 +3,8 @@
 ``Tool``, ``HandlerTool``, ``Toolbox`` and ``ToolHook`` are ``app.core.hooks``'s;
 ``SessionTool`` and ``CachingTool`` the built-in tools' classes;
 ``default_toolbox`` is ``cherrypy.tools``. ``HandlerWrapperTool`` and
-``ErrorTool`` are small Tool subclasses defined here.
+``ErrorTool`` are small Tool subclasses defined here; ``XMLRPCController``
+is CherryPy's XML-RPC handler class (``lib/xmlrpcutil.py``).
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Any
 
 from . import _serving
 from ._tools import tools as default_toolbox
+from .dispatch import expose
 from .hooks import HandlerTool, Tool, Toolbox, ToolHook
+from .lib import xmlrpcutil as _xmlrpc
 from .lib.caching import CachingTool
 from .lib.sessions import SessionTool
 
 __all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'ToolHook',
-           'SessionTool', 'CachingTool', 'default_toolbox']
+           'SessionTool', 'CachingTool', 'XMLRPCController', 'default_toolbox']
 
 
 class HandlerWrapperTool(Tool):
@@ -51,3 +54,34 @@ class ErrorTool(Tool):
     def _set_error_response(self, **conf: Any) -> None:
         _serving.current().error_response = functools.partial(self.error_callable, **conf)
 
+
+
+class XMLRPCController:
+    """Base class of an XML-RPC handler: subclass it and expose methods.
+
+    A POST to its path carries the method name and arguments (XML); the
+    exposed method of that name (dots walk attributes) is called with them,
+    and its result is the XML-RPC response. An error, or a method that is not
+    there or not exposed, answers 200 with a ``Fault`` (``tools.xmlrpc``,
+    switched on here). Config: ``tools.xmlrpc.encoding`` ('utf-8'),
+    ``tools.xmlrpc.allow_none`` (0). ``request.dispatch =
+    dispatch.XMLRPCDispatcher()`` also accepts URLs under ``/RPC2``.
+    """
+
+    _cp_config = {'tools.xmlrpc.on': True}
+
+    @expose
+    def default(self, *vpath: Any, **params: Any) -> Any:
+        """Dispatch on the method named in the body; answer its result as XML-RPC."""
+        rpcparams, rpcmethod = _xmlrpc.process_body()
+        subhandler: Any = self
+        for attr in str(rpcmethod).split('.'):
+            subhandler = getattr(subhandler, attr, None)
+        if not (subhandler and getattr(subhandler, 'exposed', False)):
+            # NOTE: raised so that tools.xmlrpc answers it as a Fault (CherryPy's words).
+            raise Exception('method "%s" is not supported' % attr)
+        body = subhandler(*(vpath + rpcparams), **params)
+        config = _serving.current().config
+        _xmlrpc.respond(body, config.get('tools.xmlrpc.encoding') or 'utf-8',
+                        config.get('tools.xmlrpc.allow_none', 0))
+        return _serving.current().response.body

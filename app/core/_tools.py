@@ -10,6 +10,7 @@ from typing import Any
 
 from .hooks import HandlerTool, SettingsTool, Tool, Toolbox
 from .lib import auth_basic, auth_digest, caching, cptools, encoding, jsontools, sessions, static
+from .lib.xmlrpcutil import error_tool as _xmlrpc_error
 from .priorities import PRIORITIES
 
 __all__ = ['tools', 'build_toolbox']
@@ -53,6 +54,7 @@ def build_toolbox() -> Toolbox:
     t.auth_basic = _tool('auth_basic', auth_basic.basic_auth)
     t.auth_digest = _tool('auth_digest', auth_digest.digest_auth)
     t.sessions = sessions.SessionTool()
+    t.xmlrpc = _tool('xmlrpc', _xmlrpc_error)
     return t
 
 

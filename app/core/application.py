@@ -7,10 +7,12 @@ invalidation.
 """
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ._cpwsgi import CPWSGIApp
 from .conffile import ConfigError, as_dict, merge, source_name
 from .config import check_keys
 from .cycle import serve
@@ -53,6 +55,7 @@ class Application:
         self.script_name = (script_name or '').rstrip('/')
         self.config: dict[str, dict[str, Any]] = {}
         self.namespaces = NamespaceSet()
+        self.namespaces['wsgi'] = self._wsgi_namespace
         self.global_config = self.default_global_config if global_config is None \
             else global_config
         self.toolboxes = self.default_toolboxes if toolboxes is None else toolboxes
@@ -212,6 +215,47 @@ class Application:
 
     #: The WSGI entry point: the request cycle, in ``cycle.py``.
     __call__ = serve
+
+    # -- WSGI middleware ---------------------------------------------------
+    _wsgiapp: CPWSGIApp | None = None
+
+    @property
+    def wsgiapp(self) -> CPWSGIApp:
+        """CherryPy's ``app.wsgiapp``: WSGI middleware around this app's cycle.
+
+        PERF: an app whose pipeline was never used calls the cycle directly;
+        the first use gives this app a subclass whose ``__call__`` goes
+        through the pipeline.
+        """
+        w = self._wsgiapp
+        if w is None:
+            w = self._wsgiapp = CPWSGIApp(self, functools.partial(serve, self))
+            self.__class__ = _piped(type(self))
+        return w
+
+    def _wsgi_namespace(self, key: str, value: Any) -> None:
+        self.wsgiapp.namespace_handler(key, value)
+
+
+def _through_pipeline(self: Application, environ: dict[str, Any],
+                      start_response: Callable) -> Iterable[bytes]:
+    """``__call__`` of an app with a WSGI pipeline."""
+    return self.wsgiapp(environ, start_response)
+
+
+_PIPED: dict[type, type] = {}
+
+
+def _piped(cls: type[Application]) -> type[Application]:
+    """``cls`` with ``__call__`` through ``app.wsgiapp`` (made once per class)."""
+    if cls.__call__ is _through_pipeline:
+        return cls
+    piped = _PIPED.get(cls)
+    if piped is None:
+        piped = _PIPED[cls] = type(cls.__name__, (cls,), {
+            '__call__': _through_pipeline, '__module__': cls.__module__,
+            '__qualname__': cls.__qualname__})
+    return piped
 
 
 _DEFAULT_DISPATCHER = Dispatcher()

@@ -122,8 +122,13 @@ class RequestBody:
             'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower())
 
     def check_size(self, maxbytes: int | None) -> None:
-        """Refuse with 413 when the declared length exceeds ``maxbytes``."""
-        if maxbytes:
+        """Refuse with 413 when the declared length exceeds ``maxbytes``.
+
+        The smaller of ``maxbytes`` (the server's) and the route's own
+        ``request.body.maxbytes`` applies.
+        """
+        if maxbytes and (not self.maxbytes or self.maxbytes == DEFAULT_MAX_BODY
+                         or maxbytes < self.maxbytes):
             self.maxbytes = maxbytes
         if self.maxbytes and self.length is not None and self.length > self.maxbytes:
             raise HTTPError(413, 'The entity sent with the request exceeds the maximum '

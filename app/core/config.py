@@ -109,6 +109,9 @@ def check_keys(items: Iterable[tuple[str, Any]], where: str, toolbox: Any = None
             raise ConfigError('%s: config key %r is not a string' % (where, key))
         ns, _, rest = key.partition('.')
         if ns == 'server':
+            # NOTE: ``server.<name>.<key>`` configures an extra server (CherryPy's).
+            if '.' in rest:
+                rest = rest.partition('.')[2]
             if rest not in SERVER_KEYS:
                 raise ConfigError('%s: unknown config key %r%s (known server keys: %s)'
                                   % (where, key, did_you_mean(rest, SERVER_KEYS, 'server.'),

@@ -200,8 +200,14 @@ class BufferingConnectionManager(_connections.ConnectionManager):
         self._selector.register(conn.socket.fileno(), selectors.EVENT_READ, data=conn)
 
     def _ready(self, conn: Any) -> bool:
+        limit = self.server.body_buffer_size
+        most = self.server.max_request_body_size
+        if 0 < most < limit:
+            # NOTE: a body the server refuses is not waited for: the worker
+            # answers 413 at once, before the client sends it.
+            limit = most
         try:
-            ready = head_ready(conn.head, self.server.body_buffer_size)
+            ready = head_ready(conn.head, limit)
         except BadFraming as ex:
             self._answer_and_close(conn, _bad_request(str(ex)))
             return True

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import _serving
 from .errors import HTTPError, NotFound
+from .lib.xmlrpcutil import patched_path
 
 if TYPE_CHECKING:
     from .application import Application
     from .request_response import Request
 
 __all__ = ['expose', 'popargs', 'Dispatcher', 'MethodDispatcher', 'VirtualHost',
-           'test_callable_spec', 'punctuation_to_underscores']
+           'XMLRPCDispatcher', 'test_callable_spec', 'punctuation_to_underscores']
 
 punctuation_to_underscores = str.maketrans(string.punctuation, '_' * len(string.punctuation))
 
@@ -363,6 +364,26 @@ class VirtualHost:
         if prefix:
             sources = [(_unprefixed(section, prefix), conf) for section, conf in sources]
         return handler, vpath, sources, is_index, False, headers
+
+
+class XMLRPCDispatcher:
+    """CherryPy's XML-RPC dispatcher: ``next_dispatcher`` on the path without ``/RPC2``.
+
+    ``/RPC2/x`` finds what ``/x/`` finds (see ``_cptools.XMLRPCController``).
+    """
+
+    def __init__(self, next_dispatcher: Any = None) -> None:
+        self.next_dispatcher = next_dispatcher if next_dispatcher is not None else Dispatcher()
+        self.vary_method = getattr(self.next_dispatcher, 'vary_method', False)
+
+    def __call__(self, path_info: str) -> None:
+        """CherryPy API: route the current request."""
+        req = _serving.current()
+        req.app.route(req, path_info, self)
+
+    def resolve(self, request: Request, path: str) -> tuple:
+        """The next dispatcher's answer for the patched path (cached as its own)."""
+        return self.next_dispatcher.resolve(request, patched_path(path))
 
 
 def _unprefixed(section: str, prefix: str) -> str:

@@ -188,6 +188,12 @@ class HTTPError(CherryPyException):
         # NOTE: before the page is rendered: a callable error_page may set its own.
         response.headers['Content-Type'] = 'text/html;charset=utf-8'
         content = get_error_page(self.code, self.reason, self.message, tb, req)
+        pad = _IE_FRIENDLY_SIZES.get(self.code)
+        if pad and 0 < len(content) <= pad \
+                and response.headers.get('Content-Type', '').startswith('text/html'):
+            # NOTE: as CherryPy: Internet Explorer shows its own "friendly"
+            # page instead of a short HTML error page; spaces make it longer.
+            content += b' ' * (pad + 1 - len(content))
         response.body = content
         response.headers['Content-Length'] = str(len(content))
 
@@ -257,9 +263,16 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
         except Exception as ex:  # NOTE: a broken error page must not hide the error
             log.error('error_page for %s failed: %r' % (code, ex), 'HTTP', logging.ERROR,
                       traceback=True)
-            kwargs['message'] += '<br />In addition, the custom error page failed:\n<br />%s' % (
-                html.escape(repr(ex)),)
+            # NOTE: as CherryPy words it ("FileNotFoundError: [Errno 2] ..."), escaped.
+            failed = _traceback.format_exception_only(type(ex), ex)[-1].rstrip('\n')
+            kwargs['message'] += '%sIn addition, the custom error page failed:\n<br />%s' % (
+                '<br />' if kwargs['message'] else '', html.escape(failed, False))
     return (ERROR_TEMPLATE % kwargs).encode('utf-8')
+
+
+#: Error statuses whose HTML page Internet Explorer replaces when it is at most this long.
+_IE_FRIENDLY_SIZES = {400: 512, 403: 256, 404: 512, 405: 256, 406: 512, 408: 512, 409: 512,
+                      410: 256, 500: 512, 501: 512, 505: 512}
 
 
 #: Headers that describe the resource or how to cache it: an error page is

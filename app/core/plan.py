@@ -30,15 +30,15 @@ class Plan:
     """What one route runs: config, attribute settings and sorted hooks."""
 
     __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
-                 'response_attrs', 'response_headers', 'error_page', 'sources', 'encode',
-                 'settings', 'charsets', 'run', 'hosts', '_without')
+                 'body_attrs', 'response_attrs', 'response_headers', 'error_page', 'sources',
+                 'encode', 'settings', 'charsets', 'run', 'hosts', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
                  response_headers: tuple, error_page: dict, sources: tuple,
                  priorities: dict[str, tuple] | None = None, setups: tuple = (),
                  request_extra: dict[str, Any] | None = None,
-                 hosts: AllowedHosts | None = None) -> None:
+                 hosts: AllowedHosts | None = None, body_attrs: tuple = ()) -> None:
         self.config = config
         #: ``request.allowed_hosts``, or None when the route answers for any host.
         self.hosts = hosts
@@ -53,11 +53,13 @@ class Plan:
         self.request_attrs = request_attrs
         #: ``request.<name>`` settings of names Request does not declare (``extra``).
         self.request_extra = request_extra or {}
+        #: ``request.body.<attr>`` settings (``maxbytes``...), set on ``request.body``.
+        self.body_attrs = body_attrs
         self.response_attrs = response_attrs
         self.response_headers = response_headers
         self.error_page = error_page
         #: Whether the route sets any request/response attribute or header.
-        self.settings = bool(request_attrs or self.request_extra or response_attrs
+        self.settings = bool(request_attrs or self.request_extra or body_attrs or response_attrs
                              or response_headers or error_page)
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
         #: Content-Type a handler set -> (as declared, charset); see response_charset.
@@ -74,6 +76,10 @@ class Plan:
             setattr(request, attr, value)
         if self.request_extra:
             request.extra = {**(request.extra or {}), **self.request_extra}
+        if self.body_attrs:
+            body = request.body
+            for attr, value in self.body_attrs:
+                setattr(body, attr, value)
         for attr, value in self.response_attrs:
             setattr(response, attr, value)
         for name, value in self.response_headers:
@@ -118,7 +124,7 @@ class Plan:
         all_prios[point] = priorities
         return Plan(self.config, all_hooks, self.request_attrs, self.response_attrs,
                     self.response_headers, self.error_page, self.sources, all_prios,
-                    self.setups, self.request_extra, self.hosts)
+                    self.setups, self.request_extra, self.hosts, self.body_attrs)
 
 
 _NOTHING = object()
@@ -146,6 +152,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
     setups: list = []
     request_attrs = []
     request_extra = {}
+    body_attrs = []
     response_attrs = []
     response_headers = []
     error_page: dict[Any, Any] = {}
@@ -159,7 +166,9 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
         elif key == 'request.allowed_hosts':
             hosts = AllowedHosts(value) if value else None
         elif ns == 'request':
-            if request_class is not None and rest in request_class.config_read:
+            if rest.startswith('body.'):
+                body_attrs.append((rest[5:], value))  # CherryPy's request.body.<attr>
+            elif request_class is not None and rest in request_class.config_read:
                 pass  # NOTE: read from the route's config when used
             elif request_class is not None and not hasattr(request_class, rest):
                 request_extra[rest] = value
@@ -200,7 +209,7 @@ def build_plan(config: dict[str, Any], toolboxes: dict[str, Toolbox],
                          for p, h in ordered.items()},
                 tuple(request_attrs), tuple(response_attrs), tuple(response_headers),
                 error_page, sources, {p: tuple(x[0] for x in h) for p, h in ordered.items()},
-                tuple(setups), request_extra, hosts)
+                tuple(setups), request_extra, hosts, tuple(body_attrs))
 
 
 def _int_or(text: str) -> Any:

@@ -10,6 +10,7 @@ this table against the toolbox and against the rendering below:
 tool                  hook point             priority
 ====================  =====================  ========
 autovary              on_start_resource             0
+xmlrpc                on_start_resource             0
 allow                 on_start_resource            50
 response_headers      on_start_resource            50
 redirect              on_start_resource            50
@@ -63,6 +64,7 @@ __all__ = ['PRIORITIES', 'priority_table']
 #: The one place these numbers live; tools read theirs from here.
 PRIORITIES: dict[str, tuple[str, int]] = {
     'autovary': ('on_start_resource', 0),
+    'xmlrpc': ('on_start_resource', 0),
     'allow': ('on_start_resource', 50),
     'response_headers': ('on_start_resource', 50),
     'redirect': ('on_start_resource', 50),

@@ -25,7 +25,7 @@ from cheroot.workers import threadpool as _threadpool
 from .connections import STATS, BufferingConnectionManager, Connection
 from .logs import log
 
-__all__ = ['Server', 'HTTPServer']
+__all__ = ['Server', 'HTTPServer', 'ExtraServers']
 
 
 class HTTPServer(_wsgi.Server):
@@ -98,6 +98,30 @@ class _AnnounceThreads:
         return self.app(environ, start_response)
 
 
+class ExtraServers(dict):
+    """``cherrypy.servers``: the extra servers ``server.<name>.<key>`` config makes.
+
+    As in CherryPy, ``server.2.socket_port = 9877`` makes a second ``Server``
+    (serving the same tree) on the first key naming ``2``, subscribed to the
+    engine so that it starts and stops with it; its other keys are set on it.
+    ``server.<name>.on = False`` is not needed: ``servers[name].unsubscribe()``.
+    """
+
+    def __init__(self, wsgi_app: Callable | None, bus: Any) -> None:
+        super().__init__()
+        self.wsgi_app = wsgi_app
+        self.bus = bus
+
+    def set_option(self, name: str, value: Any) -> None:
+        """``<name>.<key> = value`` (the part after ``server.``) for the named server."""
+        servername, _, key = name.partition('.')
+        srv = self.get(servername)
+        if srv is None:
+            srv = self[servername] = Server(self.wsgi_app, self.bus)
+            srv.subscribe()
+        srv.set_option(key, value)
+
+
 class Server:
     """``cherrypy.server``: the HTTP server the engine starts and stops.
 
@@ -143,8 +167,21 @@ class Server:
     def configure(self, config: dict[str, Any]) -> None:
         """Copy ``server.*`` keys from ``config`` onto this object."""
         for key, value in config.items():
-            if key.startswith('server.'):
+            # NOTE: ``server.<name>.<key>`` belongs to an extra server (``extra_servers``).
+            if key.startswith('server.') and '.' not in key[7:]:
                 setattr(self, key[7:], value)
+
+    def subscribe(self) -> None:
+        """Have the engine (``bus``) start and stop this server, as CherryPy's ``Server``."""
+        self.bus.subscribe('start', self.start, priority=75)
+        self.bus.subscribe('drain', self.drain)
+        self.bus.subscribe('stop', self.stop, priority=25)
+
+    def unsubscribe(self) -> None:
+        """Undo ``subscribe``: the engine no longer starts or stops this server."""
+        for channel, callback in (('start', self.start), ('drain', self.drain),
+                                  ('stop', self.stop)):
+            self.bus.unsubscribe(channel, callback)
 
     def set_option(self, name: str, value: Any) -> None:
         """``server.<name> = value`` from a config update (a namespace handler).

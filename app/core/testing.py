@@ -196,6 +196,10 @@ def reset() -> None:
     _core.config.reset()
     if not _core.server.running:
         _core.server.reset_options()
+    for name, extra in list(_core.servers.items()):
+        if not extra.running:
+            extra.unsubscribe()
+            del _core.servers[name]
     _core.tree.apps.clear()
     _core.tree._order = []
     if _core.engine.state != _core.engine.states.STARTED:

@@ -6,7 +6,7 @@ from typing import Any
 
 #: Modules a CherryPy program reaches as ``cherrypy.lib.<name>`` without importing them.
 _LAZY = frozenset(('reprconf', 'httputil', 'static', 'sessions', 'cptools', 'caching',
-                   'jsontools', 'encoding', 'auth_basic', 'auth_digest'))
+                   'jsontools', 'encoding', 'auth_basic', 'auth_digest', 'xmlrpcutil'))
 
 
 def __getattr__(name: str) -> Any:

@@ -32,8 +32,11 @@ class RamSession(Session):
 
     #: ``id -> [data, expires]``, shared by every RamSession in the process.
     cache: dict[str, list] = {}
-    #: ``id -> threading.Lock``.
+    #: ``id -> threading.Lock``, for the sessions a request holds or waits for.
     locks: dict[str, threading.Lock] = {}
+    #: ``id -> how many requests hold or wait for its lock``; at 0 the lock goes.
+    _lock_users: dict[str, int] = {}
+    _locks_guard = threading.Lock()
 
     def _exists(self) -> bool:
         rec = self.cache.get(self.id)
@@ -62,34 +65,46 @@ class RamSession(Session):
         """Lock this session within the process (waits up to ``lock_wait`` s)."""
         if self.locked:
             return
-        lock = self.locks.setdefault(self.id, threading.Lock())
+        sid = self.id
+        with self._locks_guard:
+            lock = self.locks.setdefault(sid, threading.Lock())
+            self._lock_users[sid] = self._lock_users.get(sid, 0) + 1
         if not lock.acquire(timeout=self.lock_wait):
-            raise _busy(self.id)
+            self._drop_user(sid)
+            raise _busy(sid)
         self.locked = True
 
     def release_lock(self) -> None:
-        """Release this session's lock."""
+        """Release this session's lock; it is forgotten once nobody holds or waits for it."""
         if not self.locked:
             return
         self.locked = False
         lock = self.locks.get(self.id)
         if lock is not None:
             lock.release()
-            if self.id not in self.cache:
-                # An id never stored (a visitor who wrote nothing): nobody
-                # else can be waiting for it, so its lock goes too.
-                self.locks.pop(self.id, None)
+        self._drop_user(self.id)
+
+    def _drop_user(self, sid: str) -> None:
+        with self._locks_guard:
+            n = self._lock_users.get(sid, 0) - 1
+            if n > 0:
+                self._lock_users[sid] = n
+            else:
+                # NOTE: nobody holds or waits for it: a later request makes a new one.
+                self._lock_users.pop(sid, None)
+                self.locks.pop(sid, None)
 
     def clean_up(self) -> None:
-        """Drop expired sessions and the locks nobody holds for them."""
+        """Drop expired sessions and any lock nobody holds or waits for."""
         now = time.time()
         for id, rec in list(self.cache.items()):
             if rec[1] <= now:
                 self.cache.pop(id, None)
-        for id, lock in list(self.locks.items()):
-            if id not in self.cache and lock.acquire(blocking=False):
-                self.locks.pop(id, None)
-                lock.release()
+        with self._locks_guard:
+            for id, lock in list(self.locks.items()):
+                if not self._lock_users.get(id) and lock.acquire(blocking=False):
+                    self.locks.pop(id, None)
+                    lock.release()
 
 
 _made_dirs: set[str] = set()
