@@ -8,12 +8,12 @@ A plugin subscribes its methods named after channels (``start``, ``stop``,
 - ``ThreadManager``: the engine's (``engine.thread_manager``), which the
   server feeds: ``start_thread``/``stop_thread`` for request threads;
 - ``SimplePlugin``: ``app.core.bus``'s;
-- ``BackgroundTask``, ``Monitor``, ``PIDFile``: small implementations here;
+- ``BackgroundTask``, ``Monitor``, ``PIDFile``, ``Daemonizer``: small
+  implementations here (``python -m cherrypy -d`` daemonizes with the last);
 - ``Autoreloader``: a Monitor that notices a changed module file and exits
   the engine (a process manager starts it again); the core has no re-exec.
 
-Not carried: ``Daemonizer`` and ``DropPrivileges`` (a container runs the
-process in the foreground as its user).
+Not carried: ``DropPrivileges`` (a container runs the process as its user).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from ..bus import Bus, SimplePlugin
 from ..engine import SignalHandler, ThreadManager
 
 __all__ = ['SimplePlugin', 'SignalHandler', 'BackgroundTask', 'Monitor', 'PIDFile',
-           'Autoreloader', 'ThreadManager']
+           'Autoreloader', 'ThreadManager', 'Daemonizer']
 
 
 class BackgroundTask(threading.Thread):
@@ -130,6 +130,46 @@ class PIDFile(SimplePlugin):
             self.bus.log('PID file removed: %r.' % (self.pidfile,))
         except FileNotFoundError:
             pass
+
+
+class Daemonizer(SimplePlugin):
+    """Detach from the terminal at ``start``: fork twice, a new session, stdio to ``/dev/null``.
+
+    Runs before the pid file is written and the server binds (priority 65),
+    so both are the daemon's. The first process exits 0 once the first fork
+    succeeds; a later failure shows only in the daemon's logs.
+    """
+
+    def __init__(self, bus: Bus, stdin: str = '/dev/null', stdout: str = '/dev/null',
+                 stderr: str = '/dev/null') -> None:
+        super().__init__(bus)
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.finalized = False
+
+    def start(self) -> None:
+        """Daemonize (once)."""
+        if self.finalized:
+            self.bus.log('Already daemonized.')
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for n in (1, 2):
+            if os.fork() > 0:
+                os._exit(0)  # NOTE: the parent: nothing of its own to clean up
+            if n == 1:
+                os.setsid()
+        os.umask(0o022)
+        for name, mode, stream in ((self.stdin, os.O_RDONLY, sys.stdin),
+                                   (self.stdout, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                                    sys.stdout),
+                                   (self.stderr, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                                    sys.stderr)):
+            fd = os.open(name, mode, 0o644)
+            os.dup2(fd, stream.fileno())
+            os.close(fd)
+        self.bus.log('Daemonized to PID: %d' % os.getpid())
+        self.finalized = True
+    start.priority = 65  # type: ignore[attr-defined]
 
 
 class Autoreloader(Monitor):
