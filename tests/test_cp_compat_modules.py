@@ -466,3 +466,25 @@ def test_access_log_fields_are_escaped_and_cherrypys_extra_fields_work(monkeypat
     assert cherrypy._cplogging is _cplogging
     from app.core.logs import _escape
     assert _escape('GET /slashed\\path') == 'GET /slashed\\path'  # kept, as CherryPy
+
+
+def test_a_server_a_program_sets_before_start_is_the_one_that_serves():
+    from app.core import _cpnative_server
+    from app.core.testing import http
+
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            return 'native'
+    cherrypy.tree.mount(Root(), '')
+    cherrypy.config.update({'server.socket_port': 0, 'log.screen': False})
+    built = _cpnative_server.CPHTTPServer(cherrypy.server)
+    assert built.requests.min == cherrypy.server.thread_pool
+    cherrypy.server.httpserver = built
+    cherrypy.engine.start()
+    try:
+        assert cherrypy.server.httpserver is built
+        assert http(cherrypy.server, '/')[::2] == (200, b'native')
+    finally:
+        cherrypy.engine.exit()
+    assert cherrypy.server.httpserver is None        # the next start builds its own

@@ -218,13 +218,11 @@ class Server:
         host, port = self.bound_addr
         return 'http://%s:%s' % (host, port)
 
-    def start(self) -> None:
-        """Bind and serve in a background thread; return once listening."""
-        if self.running:
-            return
-        if self.wsgi_app is None:
-            raise RuntimeError('server has no WSGI application')
+    def build_httpserver(self) -> HTTPServer:
+        """A new HTTP server with this object's settings, not yet bound."""
         app = self.wsgi_app
+        if app is None:
+            raise RuntimeError('server has no WSGI application')
         manager = getattr(self.bus, 'thread_manager', None)
         if manager is not None:
             app = _AnnounceThreads(app, self.bus, manager.threads)
@@ -247,6 +245,17 @@ class Server:
         s.expiration_interval = self.expiration_interval
         s.nodelay = self.nodelay
         s.stats['Enabled'] = bool(self.statistics)
+        return s
+
+    def start(self) -> None:
+        """Bind and serve in a background thread; return once listening."""
+        if self.running:
+            return
+        if self.wsgi_app is None:
+            raise RuntimeError('server has no WSGI application')
+        # NOTE: a program may set ``httpserver`` itself before start (CherryPy's
+        # ``server.httpserver = CPHTTPServer(server)``); it is used once.
+        s = self.httpserver if self.httpserver is not None else self.build_httpserver()
         s.prepare()
         self.httpserver = s
         self._thread = threading.Thread(target=self._serve, name='HTTPServer', daemon=True)
