@@ -44,6 +44,7 @@ def build_toolbox() -> Toolbox:
     t.encode = SettingsTool(*PRIORITIES['encode'][:1], keys=encoding.ENCODE_KEYS,
                             priority=PRIORITIES['encode'][1])
     t.gzip = _tool('gzip', encoding.gzip)
+    t.decode = _tool('decode', encoding.decode)
     t.json_in = _tool('json_in', jsontools.json_in)
     t.json_out = _tool('json_out', jsontools.json_out)
     t.staticdir = HandlerTool(static.staticdir, priority=PRIORITIES['staticdir'][1])

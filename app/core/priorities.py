@@ -19,6 +19,7 @@ json_in               before_request_body          30
 sessions              before_request_body          50
 referer               before_request_body          50
 ignore_headers        before_request_body          50
+decode                before_request_body          50
 sessions.lock_early   before_request_body          60
 auth_basic            before_handler                1
 auth_digest           before_handler                1
@@ -73,6 +74,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'referer': ('before_request_body', 50),
     'ignore_headers': ('before_request_body', 50),
     'sessions.lock_early': ('before_request_body', 60),
+    'decode': ('before_request_body', 50),
     'auth_basic': ('before_handler', 1),
     'auth_digest': ('before_handler', 1),
     'params': ('before_handler', 15),

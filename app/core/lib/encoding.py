@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..request_response import Request, Response
     from .httputil import HeaderMap
 
-__all__ = ['response_charset', 'encode_text', 'encode_body', 'gzip', 'compress',
+__all__ = ['response_charset', 'encode_text', 'encode_body', 'decode', 'gzip', 'compress',
            'decompress', 'ENCODE_KEYS']
 
 _NO_BODY = frozenset((204, 205, 304))
@@ -114,6 +114,21 @@ def encode_body(request: Request, response: Response) -> None:
         response.body = [body.read()]
     else:
         response.body = _encode_iter(body, charset)
+
+
+def decode(encoding: str | list[str] | None = None,
+           default_encoding: str | list[str] | None = 'utf-8') -> None:
+    """``tools.decode``: the charsets a request body is decoded with (CherryPy's).
+
+    ``encoding`` (one or a list) replaces them, even the one the
+    Content-Type names; else ``default_encoding`` is tried after them.
+    """
+    body = _serving.current().body
+    if encoding is not None:
+        body.attempt_charsets = encoding if isinstance(encoding, list) else [encoding]
+    elif default_encoding:
+        extra = default_encoding if isinstance(default_encoding, list) else [default_encoding]
+        body.attempt_charsets = body.attempt_charsets + extra
 
 
 # -- gzip ------------------------------------------------------------------
