@@ -76,6 +76,66 @@ def root():
     cherrypy.tree.mount(Root())
 
 
+# -- Accept-Charset -----------------------------------------------------------
+
+@pytest.mark.parametrize('accept, charset', [
+    (None, 'utf-8'),
+    ('utf-16', 'utf-16'),
+    ('iso-8859-1;q=1, utf-16;q=0.5', 'utf-16'),   # latin-1 cannot hold the text
+    ('*;q=1, utf-7;q=.2', 'utf-8'),               # * is the default charset
+])
+def test_accept_charset_is_negotiated(root, accept, charset):
+    r = call(None, '/sing', headers={'Accept-Charset': accept} if accept else {})
+    assert r.status == 200
+    assert r.headers['Content-Type'] == 'text/html;charset=' + charset
+    assert r.body == SING.encode(charset)
+
+
+def test_a_generator_body_is_tried_too(root):
+    r = call(None, '/gen', headers={'Accept-Charset': 'iso-8859-1, utf-16;q=0.5'})
+    assert r.headers['Content-Type'] == 'text/html;charset=utf-16'
+    assert r.body == SING.encode('utf-16')
+
+
+@pytest.mark.parametrize('path, accept, tried', [
+    ('/sing', 'iso-8859-1, *;q=0', 'iso-8859-1'),
+    ('/sing', 'us-ascii, ISO-8859-1, x-mac-ce', 'ISO-8859-1, us-ascii, x-mac-ce'),
+    ('/forced', 'us-ascii, ISO-8859-1', ''),      # the forced encoding is not accepted
+])
+def test_no_acceptable_charset_is_406_naming_what_was_tried(root, path, accept, tried):
+    r = call(None, path, headers={'Accept-Charset': accept})
+    assert r.status == 406
+    assert ('Your client sent this Accept-Charset header: %s. We tried these charsets: %s.'
+            % (accept, tried)).encode() in r.body
+
+
+def test_a_malformed_q_value_is_400(root):
+    r = call(None, '/sing', headers={'Accept-Charset': 'ISO-8859-1,utf-8;q=0.7,*;q=0.7)'})
+    assert r.status == 400 and b'Malformed HTTP header' in r.body
+
+
+def test_text_only_off_declares_the_charset_on_any_type(root):
+    r = call(None, '/binary')
+    assert r.headers['Content-Type'] == 'application/binary;charset=utf-8'
+    assert r.body == b'\x00\x01'
+
+
+def test_autovary_names_accept_charset_when_the_charset_follows_it():
+    class R:
+        @cherrypy.expose
+        def index(self):
+            cherrypy.request.headers.get('Accept-Encoding')
+            return 'x'
+
+        @cherrypy.expose
+        def data(self):
+            cherrypy.response.headers['Content-Type'] = 'application/octet-stream'
+            return b'x'
+    cherrypy.tree.mount(R(), '', {'/': {'tools.autovary.on': True}})
+    assert call(None, '/').headers['Vary'] == 'Accept-Charset, Accept-Encoding'
+    assert 'Vary' not in call(None, '/data').headers
+
+
 # -- request body charsets ----------------------------------------------------
 
 UTF16_FORM = b'\xff\xfeq\x00=\xff\xfe\xa3\x00'  # q=£, each side in UTF-16
@@ -160,3 +220,49 @@ def test_an_undecodable_multipart_field_is_400_naming_the_charsets(root):
              headers={'Content-Type': 'multipart/form-data;boundary=X'})
     assert r.status == 400
     assert b"charsets were attempted: ['us-ascii', 'utf-8']" in r.body
+
+
+# -- before_finalize hooks see bytes ------------------------------------------
+
+def _shout():
+    body = cherrypy.response.body
+    cherrypy.response.body = [chunk.replace(b'good', b'GOOD') for chunk in body]
+
+
+def test_before_finalize_hooks_see_encoded_bytes_as_in_cherrypy():
+    class R:
+        @cherrypy.expose
+        def index(self):
+            return 'a good day'
+
+        @cherrypy.expose
+        def missing(self):
+            raise cherrypy.HTTPError(404, 'no good')
+    cherrypy.tree.mount(R(), '', {'/': {'hooks.before_finalize': _shout}})
+    assert call(None, '/').body == b'a GOOD day'
+    r = call(None, '/missing')
+    assert r.status == 404 and b'no GOOD' in r.body
+
+
+def test_json_out_still_gets_the_handlers_value():
+    class R:
+        @cherrypy.expose
+        @cherrypy.tools.json_out()
+        def index(self):
+            return {'a': [1, 2]}
+    cherrypy.tree.mount(R(), '', {'/': {'hooks.before_finalize': lambda: None}})
+    assert call(None, '/').json() == {'a': [1, 2]}
+
+
+# -- gzip ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('level', [1, 6, 9])
+def test_gzip_output_is_what_pythons_gzip_module_writes(level):
+    data = b'Hello, world ' * 50
+    buf = io.BytesIO()
+    with gzip.GzipFile(mode='wb', fileobj=buf, compresslevel=level, mtime=1000) as f:
+        f.write(data)
+    ours = b''.join(encoding.compress([data], level))
+    assert ours[:4] == buf.getvalue()[:4] and ours[8:] == buf.getvalue()[8:]
+    assert abs(int.from_bytes(ours[4:8], 'little') - time.time()) < 5  # MTIME: now
+    assert zlib.decompress(ours, 31) == data

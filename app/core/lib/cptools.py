@@ -10,6 +10,7 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
+from .encoding import reads_accept_charset
 from .etags import validate_etags
 from .hosts import valid_host
 from .httputil import HeaderMap
@@ -242,6 +243,8 @@ def autovary(ignore: Iterable[str] | None = None, debug: bool = False) -> None:
         vary = {e.value for e in resp_h.elements('Vary')}
         vary.update(headers.accessed_headers)
         vary.difference_update(skip)
+        if reads_accept_charset(request):
+            vary.add('Accept-Charset')  # NOTE: read by tools.encode, from the environ
         if vary:
             resp_h['Vary'] = ', '.join(sorted(vary))
     request.hooks.attach('before_finalize', set_response_header, priority=95)
