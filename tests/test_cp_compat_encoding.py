@@ -266,3 +266,70 @@ def test_gzip_output_is_what_pythons_gzip_module_writes(level):
     assert ours[:4] == buf.getvalue()[:4] and ours[8:] == buf.getvalue()[8:]
     assert abs(int.from_bytes(ours[4:8], 'little') - time.time()) < 5  # MTIME: now
     assert zlib.decompress(ours, 31) == data
+
+
+# -- session_auth ----------------------------------------------------------------
+
+def _check(username, password):
+    if (username, password) != ('test', 'password'):
+        return 'Wrong login/password'
+
+
+@pytest.fixture
+def guarded():
+    class R:
+        @cherrypy.expose
+        def index(self, **kwargs):
+            return 'Hi %s' % cherrypy.request.login
+    cherrypy.tree.mount(R(), '', {'/': {
+        'tools.sessions.on': True, 'tools.session_auth.on': True,
+        'tools.session_auth.check_username_and_password': _check}})
+
+
+def _cookie(r):
+    return r.headers['Set-Cookie'].split(';', 1)[0]
+
+
+def test_session_auth_login_and_logout(guarded):
+    r = call(None, '/')
+    assert r.status == 200 and b'<form method="post" action="do_login">' in r.body
+    cookie = _cookie(r)
+    bad = call(None, '/do_login', 'POST', body='username=test&password=no',
+               headers={**FORM, 'Cookie': cookie})
+    assert b'Message: Wrong login/password' in bad.body
+    r = call(None, '/do_login', 'POST', body='username=test&password=password&from_page=/',
+             headers={**FORM, 'Cookie': cookie})
+    assert r.status == 303 and r.headers['Location'].endswith('/')
+    assert call(None, '/', headers={'Cookie': cookie}).text == 'Hi test'
+    r = call(None, '/do_logout', 'POST', headers={'Cookie': cookie})
+    assert r.status == 303
+    assert b'action="do_login"' in call(None, '/', headers={'Cookie': cookie}).body
+
+
+def test_session_auth_needs_post_to_log_in(guarded):
+    r = call(None, '/do_login')
+    assert r.status == 405 and r.headers['Allow'] == 'POST'
+
+
+def test_session_auth_escapes_what_the_form_echoes(guarded):
+    r = call(None, '/', query='x="><script>')
+    assert b'<script>' not in r.body and b'&quot;&gt;&lt;script&gt;' in r.body
+
+
+@pytest.mark.parametrize('target, location', [
+    ('http://evil.test/', 'http://127.0.0.1/'),
+    ('//evil.test/', 'http://127.0.0.1/'),
+    ('/\\evil.test/', 'http://127.0.0.1/'),
+    ('http://127.0.0.1/page', 'http://127.0.0.1/page'),
+    ('/page?a=1', 'http://127.0.0.1/page?a=1'),
+])
+def test_session_auth_redirects_only_back_to_this_site(guarded, target, location):
+    cookie = _cookie(call(None, '/'))
+    r = call(None, '/do_login', 'POST', headers={**FORM, 'Cookie': cookie},
+             body='username=test&password=password&from_page=' + target)
+    assert r.status == 303 and r.headers['Location'] == location
+
+
+def test_session_auth_login_screen_is_bytes():
+    from app.core.lib.cptools import SessionAuth
+    assert isinstance(SessionAuth().login_screen(None, username='nobody'), bytes)

@@ -54,6 +54,8 @@ def build_toolbox() -> Toolbox:
     t.auth_basic = _tool('auth_basic', auth_basic.basic_auth)
     t.auth_digest = _tool('auth_digest', auth_digest.digest_auth)
     t.sessions = sessions.SessionTool()
+    t.session_auth = HandlerTool(cptools.session_auth,
+                                 priority=PRIORITIES['session_auth'][1])
     return t
 
 

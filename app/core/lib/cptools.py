@@ -15,11 +15,12 @@ from .etags import validate_etags
 from .hosts import valid_host
 from .httputil import HeaderMap
 from .params import convert_params
+from .session_auth import SessionAuth, session_auth
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
            'log_traceback', 'log_request_headers', 'referer', 'redirect',
            'accept', 'autovary', 'flatten', 'ignore_headers', 'validate_etags',
-           'convert_params', 'log_hooks']
+           'convert_params', 'log_hooks', 'SessionAuth', 'session_auth']
 
 
 def trailing_slash(missing: bool = True, extra: bool = False, status: int | None = None,
@@ -242,9 +243,9 @@ def autovary(ignore: Iterable[str] | None = None, debug: bool = False) -> None:
         resp_h = request.response.headers
         vary = {e.value for e in resp_h.elements('Vary')}
         vary.update(headers.accessed_headers)
-        vary.difference_update(skip)
         if reads_accept_charset(request):
             vary.add('Accept-Charset')  # NOTE: read by tools.encode, from the environ
+        vary.difference_update(skip)
         if vary:
             resp_h['Vary'] = ', '.join(sorted(vary))
     request.hooks.attach('before_finalize', set_response_header, priority=95)
