@@ -333,3 +333,48 @@ def test_session_auth_redirects_only_back_to_this_site(guarded, target, location
 def test_session_auth_login_screen_is_bytes():
     from app.core.lib.cptools import SessionAuth
     assert isinstance(SessionAuth().login_screen(None, username='nobody'), bytes)
+
+
+# -- static: a cache hit, an error page from serve_file ----------------------------
+
+def test_a_cache_hit_under_staticdir_keeps_the_cached_gzip_body(tmp_path):
+    (tmp_path / 'index.html').write_text('Hello, world\r\n')
+
+    class R:
+        pass
+    cherrypy.tree.mount(R(), '', {'/': {
+        'tools.gzip.on': True, 'tools.gzip.mime_types': ['text/*'], 'tools.caching.on': True,
+        'tools.staticdir.on': True, 'tools.staticdir.dir': str(tmp_path)}})
+    gz = {'Accept-Encoding': 'gzip'}
+    first = call(None, '/index.html', headers=gz)
+    hit = call(None, '/index.html', headers=gz)
+    assert 'Age' in hit.headers and hit.headers['Content-Encoding'] == 'gzip'
+    assert hit.body == first.body and gzip.decompress(hit.body) == b'Hello, world\r\n'
+    plain = call(None, '/index.html')
+    assert 'Content-Encoding' not in plain.headers and plain.body == b'Hello, world\r\n'
+
+
+def test_an_error_page_may_return_serve_file(tmp_path):
+    page = tmp_path / '404.html'
+    page.write_text("I couldn't find that thing")
+
+    def not_found(status, message, traceback, version):
+        return static.serve_file(str(page), content_type='text/html')
+
+    class R:
+        pass
+    cherrypy.tree.mount(R(), '', {'/': {'error_page.404': not_found}})
+    r = call(None, '/nothing')
+    assert r.status == 404 and r.body == b"I couldn't find that thing"
+
+
+def test_live_multipart_with_bare_lf_and_accept_charset(root):
+    body = (b'--x\nContent-Disposition: form-data; name="doc"; filename="a.txt"\r\n\r\n'
+            b'abc\n--x--\n')
+    with live(cherrypy.tree) as server:
+        status, _h, got = http(server, '/upload', 'POST', body=body,
+                               headers={'Content-Type': 'multipart/form-data; boundary=x'})
+        assert (status, got) == (200, b'a.txt application/octet-stream 3')
+        status, headers, got = http(server, '/sing', headers={'Accept-Charset': 'utf-16'})
+        assert status == 200 and got == SING.encode('utf-16')
+        assert headers['content-type'] == 'text/html;charset=utf-16'

@@ -234,6 +234,23 @@ def format_exc(exc: BaseException | tuple | None = None) -> str:
     return ''.join(_traceback.format_exception(exc))
 
 
+def _page_bytes(result: Any) -> bytes:
+    """What a callable error page returned, as bytes: text, bytes, or chunks of either.
+
+    ``static.serve_file(...)`` in an error page returns the file's chunks.
+    """
+    if isinstance(result, str):
+        return result.encode('utf-8')
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result)
+    try:
+        return b''.join(c.encode('utf-8') if isinstance(c, str) else bytes(c) for c in result)
+    finally:
+        close = getattr(result, 'close', None)
+        if close is not None:
+            close()
+
+
 def get_error_page(code: int, reason: str, message: str, tb: str | None,
                    req: Request | None = None) -> bytes:
     """Render the error page: ``error_page.<code>`` (file or callable) or ours."""
@@ -250,7 +267,7 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
             if callable(page):
                 result = page(status=status, message=message or '',
                               traceback=tb or '', version=VERSION)
-                return result.encode('utf-8') if isinstance(result, str) else bytes(result)
+                return _page_bytes(result)
             with open(page, 'rb') as f:
                 template = f.read().decode('utf-8')
             return (template % kwargs).encode('utf-8')
