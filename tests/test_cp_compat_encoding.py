@@ -365,7 +365,8 @@ def test_an_error_page_may_return_serve_file(tmp_path):
         pass
     cherrypy.tree.mount(R(), '', {'/': {'error_page.404': not_found}})
     r = call(None, '/nothing')
-    assert r.status == 404 and r.body == b"I couldn't find that thing"
+    # NOTE: padded to 513 bytes, as CherryPy pads a short HTML error page for IE.
+    assert r.status == 404 and r.body == b"I couldn't find that thing".ljust(513)
 
 
 def test_live_multipart_with_bare_lf_and_accept_charset(root):

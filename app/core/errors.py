@@ -188,6 +188,10 @@ class HTTPError(CherryPyException):
         # NOTE: before the page is rendered: a callable error_page may set its own.
         response.headers['Content-Type'] = 'text/html;charset=utf-8'
         content = get_error_page(self.code, self.reason, self.message, tb, req)
+        size = _IE_FRIENDLY_SIZES.get(self.code)
+        if size and len(content) <= size and content and \
+                str(response.headers.get('Content-Type', '')).startswith('text/html'):
+            content += b' ' * (size + 1 - len(content))
         response.body = content
         response.headers['Content-Length'] = str(len(content))
 
@@ -234,6 +238,13 @@ def format_exc(exc: BaseException | tuple | None = None) -> str:
     return ''.join(_traceback.format_exception(exc))
 
 
+#: An HTML error page shorter than this is padded with spaces past it, as
+#: CherryPy does: Internet Explorer shows its own page instead of a short one
+#: (KB 218155). Only HTML: an API's short JSON error stays as it is.
+_IE_FRIENDLY_SIZES = {400: 512, 403: 256, 404: 512, 405: 256, 406: 512, 408: 512, 409: 512,
+                      410: 256, 500: 512, 501: 512, 505: 512}
+
+
 def _page_bytes(result: Any) -> bytes:
     """What a callable error page returned, as bytes: text, bytes, or chunks of either.
 
@@ -274,8 +285,9 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
         except Exception as ex:  # NOTE: a broken error page must not hide the error
             log.error('error_page for %s failed: %r' % (code, ex), 'HTTP', logging.ERROR,
                       traceback=True)
+            # NOTE: CherryPy's wording ('FileNotFoundError: [Errno 2] ...'), escaped.
             kwargs['message'] += '<br />In addition, the custom error page failed:\n<br />%s' % (
-                html.escape(repr(ex)),)
+                html.escape('%s: %s' % (type(ex).__name__, ex), False),)
     return (ERROR_TEMPLATE % kwargs).encode('utf-8')
 
 
