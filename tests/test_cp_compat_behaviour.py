@@ -420,3 +420,29 @@ def test_request_line_may_be_set_and_bad_statuses_are_named():
     assert call(None, '/').body == b'GET /rewritten HTTP/1.1'
     with pytest.raises(ValueError, match=r"\(\{'hey': 'hi'\} is non-numeric\)"):
         httputil.valid_status({'hey': 'hi'})
+
+
+def test_a_short_html_error_page_is_padded_as_cherrypy_does_for_ie():
+    def short(status, message, traceback, version):
+        return 'Error %s' % status
+
+    def short_json(status, message, traceback, version):
+        cherrypy.serving.response.headers['Content-Type'] = 'application/problem+json'
+        return '{"status": %s}' % status.split()[0]
+
+    class Root:
+        @cherrypy.expose
+        def index(self, err='404'):
+            raise cherrypy.HTTPError(int(err))
+
+        @cherrypy.expose
+        @cherrypy.config(**{'error_page.default': short_json})
+        def api(self):
+            raise cherrypy.HTTPError(404)
+    cherrypy.tree.mount(Root(), '', {'/': {'error_page.default': short}})
+    r = call(None, '/')
+    assert r.status == 404 and r.body == b'Error 404 Not Found'.ljust(513)
+    assert r.headers['Content-Length'] == '513'
+    assert call(None, '/', query='err=403').body == b'Error 403 Forbidden'.ljust(257)
+    assert call(None, '/', query='err=401').body == b'Error 401 Unauthorized'  # not padded
+    assert call(None, '/api').body == b'{"status": 404}'  # only HTML is padded

@@ -119,6 +119,16 @@ def test_broken_error_page_still_answers():
     cherrypy.tree.mount(Root(), '', {'/': {'error_page.404': '/nonexistent/page.html'}})
     r = call(None, '/notfound')
     assert r.status == 404 and b'custom error page failed' in r.body
+    # CherryPy's wording: the exception's type and text.
+    assert b"FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/page.html'" \
+        in r.body
+
+    def broken(**kwargs):
+        raise ValueError('<b>bad</b>')
+    cherrypy.tree.apps.clear()
+    cherrypy.tree.mount(Root(), '', {'/': {'error_page.404': broken}})
+    r = call(None, '/notfound')
+    assert b'ValueError: &lt;b&gt;bad&lt;/b&gt;' in r.body  # escaped
 
 
 def test_custom_tool_by_assignment_and_decorator_tagging():

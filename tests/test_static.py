@@ -225,8 +225,6 @@ def test_head_sends_length_without_body(site):
     '/static/sub%2f..%2f..%2fsecret.txt',
     '/static/..%5csecret.txt',
     '/static/..\\secret.txt',
-    '/static/index.html%00.png',
-    '/static/index.html\x00',
     '/static/escape.txt',
     '/static/outdir/secret.txt',
     '/static/outdir/site/secret.txt',
@@ -235,6 +233,13 @@ def test_head_sends_length_without_body(site):
 def test_traversal_is_refused_in_process(site, path):
     r = call(None, path)
     assert r.status == 403 and SECRET not in r.body
+
+
+@pytest.mark.parametrize('path', ['/static/index.html%00.png', '/static/index.html\x00',
+                                  '/static/\x00'])
+def test_a_nul_byte_in_the_path_is_404(site, path):
+    r = call(None, path)
+    assert r.status == 404 and SECRET not in r.body
 
 
 def test_undecodable_path_is_400(site):
@@ -253,7 +258,6 @@ def test_absolute_looking_paths_stay_inside(site):
     '/static/%252e%252e/secret.txt',
     '/static/..%2fsecret.txt',
     '/static/..%2F..%2Fsecret.txt',
-    '/static/index.html%00',
     '/static/escape.txt',
     '/static/outdir/secret.txt',
 ])
@@ -262,6 +266,12 @@ def test_traversal_is_refused_live(site, path):
     with live(cherrypy.tree) as server:
         status, _headers, body = http(server, path)
     assert status == 403 and SECRET not in body
+
+
+def test_a_nul_byte_in_the_path_is_404_live(site):
+    with live(cherrypy.tree) as server:
+        status, _headers, body = http(server, '/static/index.html%00')
+    assert status == 404 and SECRET not in body
 
 
 def test_live_static_file_range_and_304(site):

@@ -45,6 +45,7 @@ def build_toolbox() -> Toolbox:
     t.encode = SettingsTool(*PRIORITIES['encode'][:1], keys=encoding.ENCODE_KEYS,
                             priority=PRIORITIES['encode'][1])
     t.gzip = _tool('gzip', encoding.gzip)
+    t.decode = _tool('decode', encoding.decode)
     t.json_in = _tool('json_in', jsontools.json_in)
     t.json_out = _tool('json_out', jsontools.json_out)
     t.staticdir = HandlerTool(static.staticdir, priority=PRIORITIES['staticdir'][1])
@@ -55,6 +56,8 @@ def build_toolbox() -> Toolbox:
     t.auth_digest = _tool('auth_digest', auth_digest.digest_auth)
     t.sessions = sessions.SessionTool()
     t.xmlrpc = _tool('xmlrpc', _xmlrpc_error)
+    t.session_auth = HandlerTool(cptools.session_auth,
+                                 priority=PRIORITIES['session_auth'][1])
     return t
 
 

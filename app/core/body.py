@@ -1,4 +1,4 @@
-"""The request body: size limits, form fields and multipart uploads.
+"""The request body: size limits, form fields (multipart ones: ``multipart.py``).
 
 Bad input is a 4xx with a message: a Content-Length that is not a number
 (400), a body over ``server.max_request_body_size`` (413), a malformed
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,16 @@ from typing import TYPE_CHECKING, Any
 from cheroot import errors as _errors
 
 from .errors import HTTPError
+from .multipart import (
+    ContentType,
+    Part,
+    add_param,
+    known_charset,
+    not_decoded,
+    parse_header,
+    process_form_data,
+    process_parts,
+)
 
 if TYPE_CHECKING:
     from .request_response import Request
@@ -24,76 +33,21 @@ __all__ = ['RequestBody', 'Part', 'DEFAULT_MAX_BODY', 'parse_query_string', 'MAX
 
 #: CherryPy's default for ``server.max_request_body_size``: 100 MB.
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
-_SPOOL = 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-def _parse_header(line: str) -> tuple[str, dict[str, str]]:
-    parts = line.split(';')
-    value = parts[0].strip().lower()
-    params = {}
-    for p in parts[1:]:
-        k, sep, v = p.partition('=')
-        if sep:
-            v = v.strip()
-            if len(v) >= 2 and v[0] == v[-1] == '"':
-                v = v[1:-1].replace('\\"', '"')
-            params[k.strip().lower()] = v
-    return value, params
-
-
-class ContentType(str):
-    """A content type string that also has CherryPy's ``.value``."""
-
-    @property
-    def value(self) -> str:
-        """The type itself, without parameters."""
-        return str(self).split(';', 1)[0].strip()
-
-
-class Part:
-    """One multipart part: ``name``, ``filename``, ``content_type``, ``file``.
-
-    For a field without a filename, ``value`` is its text; for an upload,
-    ``file`` is a readable file object positioned at the start.
-    """
-
-    __slots__ = ('name', 'filename', 'content_type', 'file', 'headers', 'value')
-
-    #: An upload up to this many bytes stays in memory; a bigger one goes to
-    #: a temporary file (CherryPy's name).
-    maxrambytes = _SPOOL
-
-    def __init__(self, name: str | None, filename: str | None, content_type: str,
-                 file: Any, headers: dict[str, str], value: Any = None) -> None:
-        self.name = name
-        self.filename = filename
-        self.content_type = ContentType(content_type)
-        self.file = file
-        self.headers = headers
-        self.value = value
-
-    def fullvalue(self) -> Any:
-        """Return the whole content: text for a field, bytes for a file."""
-        if self.file is None:
-            return self.value
-        pos = self.file.tell()
-        self.file.seek(0)
-        data = self.file.read()
-        self.file.seek(pos)
-        return data
-
-    def __repr__(self) -> str:
-        return 'Part(name=%r, filename=%r, content_type=%r)' % (
-            self.name, self.filename, str(self.content_type))
 
 
 class RequestBody:
     """``request.body``: ``fp``, ``length``, ``content_type``, ``params``, ``read()``.
 
     ``processors`` maps a media type to a function ``proc(body)`` that fills
-    ``body.params`` (the json_in tool installs one for JSON).
+    ``body.params`` (the json_in tool installs one for JSON). A form is
+    decoded with ``attempt_charsets`` in order (``tools.decode`` changes
+    them); ``charset`` is the one that worked.
     """
+
+    #: The charsets a form is decoded with when the Content-Type names none
+    #: (CherryPy's default); one it names is tried first.
+    default_charsets = ['utf-8']
 
     def __init__(self, request: Request) -> None:
         env = request.environ
@@ -103,9 +57,15 @@ class RequestBody:
         self.content_type = ContentType(env.get('CONTENT_TYPE') or '')
         self.processors: dict[str, Callable[[RequestBody], None]] = {
             'application/x-www-form-urlencoded': _process_urlencoded,
-            'multipart/form-data': _process_multipart,
+            'multipart/form-data': process_form_data,
+            'multipart': process_parts,
         }
         self.default_proc: Callable[[RequestBody], None] | None = None
+        #: Multipart parts without a name (``multipart/form-data``).
+        self.parts: list[Part] = []
+        #: The charset the form was decoded with.
+        self.charset: str | None = None
+        self._charsets: list[str] | None = None
         self.maxbytes = DEFAULT_MAX_BODY
         self._read = 0
         cl = env.get('CONTENT_LENGTH')
@@ -120,6 +80,28 @@ class RequestBody:
             self.length = None
         self.chunked = bool(env.get('wsgi.input_terminated')) or (
             'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower())
+
+    @property
+    def attempt_charsets(self) -> list[str]:
+        """The charsets to decode the form with, in order (CherryPy's name).
+
+        The Content-Type's ``charset`` first, then ``default_charsets``; for
+        ``text/*`` bodies ISO-8859-1 last, as HTTP/1.1 has it.
+        """
+        cs = self._charsets
+        if cs is None:
+            named = parse_header(self.content_type)[1].get('charset')
+            cs = [named] if named else []
+            cs += [c for c in self.default_charsets if c != named]
+            if self.content_type.value.lower().startswith('text/') and not any(
+                    c.lower() in ('iso-8859-1', 'latin-1') for c in cs):
+                cs.append('ISO-8859-1')
+            self._charsets = cs
+        return cs
+
+    @attempt_charsets.setter
+    def attempt_charsets(self, value: list[str]) -> None:
+        self._charsets = list(value)
 
     def check_size(self, maxbytes: int | None) -> None:
         """Refuse with 413 when the declared length exceeds ``maxbytes``.
@@ -230,17 +212,6 @@ class RequestBody:
             req.params = merged
 
 
-def _add(params: dict[str, Any], key: str, value: Any) -> None:
-    if key in params:
-        old = params[key]
-        if isinstance(old, list):
-            old.append(value)
-        else:
-            params[key] = [old, value]
-    else:
-        params[key] = value
-
-
 #: What an ``<img ismap>`` click sends as the whole query string.
 _IMAGE_MAP = re.compile(r'[0-9]{1,9},[0-9]{1,9}')
 
@@ -271,74 +242,42 @@ def parse_query_string(qs: str, encoding: str = 'utf-8') -> dict[str, Any]:
                         % MAX_QUERY_FIELDS) from None
     params: dict[str, Any] = {}
     for k, v in pairs:
-        _add(params, k, v)
+        add_param(params, k, v)
     return params
 
 
+def _unquote(atom: bytes) -> bytes:
+    return urllib.parse.unquote_to_bytes(atom.replace(b'+', b' '))
+
+
 def _process_urlencoded(body: RequestBody) -> None:
+    """A form: each name and value unquoted, then decoded with ``attempt_charsets``.
+
+    The first charset that decodes every field wins (``body.charset``);
+    when none does, 400 naming the charsets tried.
+    """
+    known_charset(parse_header(body.content_type)[1].get('charset'), 'The Content-Type')
     data = body.read()
-    charset = _parse_header(body.content_type)[1].get('charset', 'utf-8')
-    try:
-        text = data.decode(charset)
-        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, errors='strict',
-                                       encoding=charset, max_num_fields=10000)
-    except (UnicodeDecodeError, LookupError):
-        raise HTTPError(400, 'The request entity could not be decoded as %r.'
-                        % (charset,)) from None
-    except ValueError:
-        raise HTTPError(400, 'Too many form fields.') from None
-    for k, v in pairs:
-        _add(body.params, k, v)
+    if data.count(b'&') >= MAX_FORM_FIELDS:
+        raise HTTPError(400, 'Too many form fields (at most %d).' % MAX_FORM_FIELDS)
+    pairs = []
+    for field in data.split(b'&'):
+        if field:
+            k, _, v = field.partition(b'=')
+            pairs.append((_unquote(k), _unquote(v)))
+    charsets = body.attempt_charsets
+    for charset in charsets:
+        try:
+            decoded = [(k.decode(charset), v.decode(charset)) for k, v in pairs]
+        except (UnicodeDecodeError, LookupError):
+            continue
+        body.charset = charset
+        break
+    else:
+        raise not_decoded(charsets)
+    for name, value in decoded:
+        add_param(body.params, name, value)
 
 
-def _process_multipart(body: RequestBody) -> None:
-    boundary = _parse_header(body.content_type)[1].get('boundary')
-    if not boundary or len(boundary) > 200:
-        raise HTTPError(400, 'Invalid multipart body: missing or bad boundary.')
-    delim = b'--' + boundary.encode('latin-1', 'replace')
-    data = body.read()
-    # NOTE: the body is bounded by max_request_body_size before we get here;
-    # parts with a filename go to spooled files so handlers can stream them.
-    start = data.find(delim)
-    if start < 0:
-        raise HTTPError(400, 'Invalid multipart body: boundary not found.')
-    pos = start + len(delim)
-    while True:
-        if data[pos:pos + 2] == b'--':
-            return
-        if data[pos:pos + 2] != b'\r\n':
-            raise HTTPError(400, 'Invalid multipart body: bad boundary line.')
-        pos += 2
-        head_end = data.find(b'\r\n\r\n', pos)
-        if head_end < 0:
-            raise HTTPError(400, 'Invalid multipart body: unterminated part headers.')
-        headers = {}
-        for line in data[pos:head_end].split(b'\r\n'):
-            k, sep, v = line.decode('utf-8', 'replace').partition(':')
-            if not sep:
-                raise HTTPError(400, 'Invalid multipart body: bad part header.')
-            headers[k.strip().title()] = v.strip()
-        end = data.find(b'\r\n' + delim, head_end + 4)
-        if end < 0:
-            raise HTTPError(400, 'Invalid multipart body: unterminated part.')
-        content = data[head_end + 4:end]
-        pos = end + 2 + len(delim)
-        _disp, dparams = _parse_header(headers.get('Content-Disposition', ''))
-        name = dparams.get('name')
-        filename = dparams.get('filename')
-        ctype = headers.get('Content-Type', 'text/plain' if filename is None
-                            else 'application/octet-stream')
-        if filename is None:
-            charset = _parse_header(ctype)[1].get('charset', 'utf-8')
-            try:
-                value: Any = content.decode(charset)
-            except (UnicodeDecodeError, LookupError):
-                raise HTTPError(400, 'Invalid multipart body: field %r is not %s text.'
-                                % (name, charset)) from None
-        else:
-            f = tempfile.SpooledTemporaryFile(max_size=Part.maxrambytes)
-            f.write(content)
-            f.seek(0)
-            value = Part(name, filename, ctype, f, headers)
-        if name is not None:
-            _add(body.params, name, value)
+#: More form fields than this is an absurd form: 400, not work.
+MAX_FORM_FIELDS = 10000

@@ -122,12 +122,16 @@ def respond(app: Application, request: Request) -> None:
                         _check_arguments(request, handler, params)  # 404 or 400
                         raise
                     request.stage = 'before_finalize'
+                    if request.plan.encode_early:
+                        encode_body(request, response)  # the hooks see bytes, as in CherryPy
                 if run := request.plan.run['before_finalize']:
                     run()
                 finalize(request, response)
             except (HTTPRedirect, HTTPError) as ex:
                 request.stage = 'before_finalize (HTTPError)'
                 ex.set_response(response)
+                if request.plan.encode_early:
+                    encode_body(request, response)  # a list of bytes, as the hooks expect
                 run_hooks(request, 'before_finalize')
                 finalize(request, response)
         finally:
@@ -196,13 +200,13 @@ def finalize(request: Request, response: Response) -> None:
     if (cls is str or cls is bytes) and code == 200 and not response.stream:
         # PERF: the common case (a page handler returned text or bytes).
         if cls is str:
-            charset = response_charset(request, headers)
+            charset = response_charset(request, headers, body)
             try:
                 body = body.encode(charset)
             except (UnicodeEncodeError, LookupError):
                 body = encode_text(body, charset)  # raises the 500 that names it
         elif (dict.get(headers, 'Content-Type') or '')[:5] == 'text/':
-            response_charset(request, headers)  # declares the charset of text/* bytes
+            response_charset(request, headers, body)  # declares the charset of text/* bytes
         response.body = [body]
         if dict.get(headers, 'Content-Length') is None:
             dict.__setitem__(headers, 'Content-Length', str(len(body)))

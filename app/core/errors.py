@@ -240,6 +240,30 @@ def format_exc(exc: BaseException | tuple | None = None) -> str:
     return ''.join(_traceback.format_exception(exc))
 
 
+#: An HTML error page shorter than this is padded with spaces past it, as
+#: CherryPy does: Internet Explorer shows its own page instead of a short one
+#: (KB 218155). Only HTML: an API's short JSON error stays as it is.
+_IE_FRIENDLY_SIZES = {400: 512, 403: 256, 404: 512, 405: 256, 406: 512, 408: 512, 409: 512,
+                      410: 256, 500: 512, 501: 512, 505: 512}
+
+
+def _page_bytes(result: Any) -> bytes:
+    """What a callable error page returned, as bytes: text, bytes, or chunks of either.
+
+    ``static.serve_file(...)`` in an error page returns the file's chunks.
+    """
+    if isinstance(result, str):
+        return result.encode('utf-8')
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result)
+    try:
+        return b''.join(c.encode('utf-8') if isinstance(c, str) else bytes(c) for c in result)
+    finally:
+        close = getattr(result, 'close', None)
+        if close is not None:
+            close()
+
+
 def get_error_page(code: int, reason: str, message: str, tb: str | None,
                    req: Request | None = None) -> bytes:
     """Render the error page: ``error_page.<code>`` (file or callable) or ours."""
@@ -256,7 +280,7 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
             if callable(page):
                 result = page(status=status, message=message or '',
                               traceback=tb or '', version=VERSION)
-                return result.encode('utf-8') if isinstance(result, str) else bytes(result)
+                return _page_bytes(result)
             with open(page, 'rb') as f:
                 template = f.read().decode('utf-8')
             return (template % kwargs).encode('utf-8')
@@ -268,11 +292,6 @@ def get_error_page(code: int, reason: str, message: str, tb: str | None,
             kwargs['message'] += '%sIn addition, the custom error page failed:\n<br />%s' % (
                 '<br />' if kwargs['message'] else '', html.escape(failed, False))
     return (ERROR_TEMPLATE % kwargs).encode('utf-8')
-
-
-#: Error statuses whose HTML page Internet Explorer replaces when it is at most this long.
-_IE_FRIENDLY_SIZES = {400: 512, 403: 256, 404: 512, 405: 256, 406: 512, 408: 512, 409: 512,
-                      410: 256, 500: 512, 501: 512, 505: 512}
 
 
 #: Headers that describe the resource or how to cache it: an error page is

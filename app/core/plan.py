@@ -31,7 +31,7 @@ class Plan:
 
     __slots__ = ('config', 'hooks', 'priorities', 'setups', 'request_attrs', 'request_extra',
                  'body_attrs', 'response_attrs', 'response_headers', 'error_page', 'sources',
-                 'encode', 'settings', 'charsets', 'run', 'hosts', '_without')
+                 'encode', 'settings', 'charsets', 'run', 'hosts', 'encode_early', '_without')
 
     def __init__(self, config: dict[str, Any], hooks: dict[str, tuple],
                  request_attrs: tuple, response_attrs: tuple,
@@ -64,10 +64,20 @@ class Plan:
         self.sources = sources  # NOTE: kept so the ids in the cache key stay unique
         #: Content-Type a handler set -> (as declared, charset); see response_charset.
         self.charsets: dict[str, tuple[str, str]] = {}
-        #: ``(on, default charset, add charset)`` of tools.encode, read once per route.
+        #: tools.encode's ``(on, encoding, default_encoding, add_charset, text_only)``,
+        #: read once per route.
         self.encode = (bool(config.get('tools.encode.on', True)),
-                       config.get('tools.encode.encoding') or 'utf-8',
-                       bool(config.get('tools.encode.add_charset', True)))
+                       config.get('tools.encode.encoding') or None,
+                       config.get('tools.encode.default_encoding') or 'utf-8',
+                       bool(config.get('tools.encode.add_charset', True)),
+                       bool(config.get('tools.encode.text_only', True)))
+        #: Encode the handler's body before the ``before_finalize`` hooks run, so
+        #: they see bytes, as in CherryPy (whose encode tool wraps the handler).
+        #: Only routes with such hooks; not with one that takes the handler's
+        #: value itself (json_out, ``takes_handler_value``).
+        bf = hooks['before_finalize']
+        self.encode_early = bool(bf) and self.encode[0] and not any(
+            getattr(h[0], 'takes_handler_value', False) for h in bf)
         self._without: dict[Any, Plan] = {}
 
     def apply(self, request: Request, response: Response) -> None:

@@ -20,6 +20,7 @@ json_in               before_request_body          30
 sessions              before_request_body          50
 referer               before_request_body          50
 ignore_headers        before_request_body          50
+decode                before_request_body          50
 sessions.lock_early   before_request_body          60
 auth_basic            before_handler                1
 auth_digest           before_handler                1
@@ -27,6 +28,7 @@ params                before_handler               15
 caching               before_handler               20
 staticdir             before_handler               50
 staticfile            before_handler               50
+session_auth          before_handler               50
 sessions.lock         before_handler               50
 trailing_slash        before_handler               60
 json_out              before_finalize              30
@@ -74,6 +76,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'sessions': ('before_request_body', 50),
     'referer': ('before_request_body', 50),
     'ignore_headers': ('before_request_body', 50),
+    'decode': ('before_request_body', 50),
     'sessions.lock_early': ('before_request_body', 60),
     'auth_basic': ('before_handler', 1),
     'auth_digest': ('before_handler', 1),
@@ -81,6 +84,7 @@ PRIORITIES: dict[str, tuple[str, int]] = {
     'caching': ('before_handler', 20),
     'staticdir': ('before_handler', 50),
     'staticfile': ('before_handler', 50),
+    'session_auth': ('before_handler', 50),
     'sessions.lock': ('before_handler', 50),
     'trailing_slash': ('before_handler', 60),
     'json_out': ('before_finalize', 30),

@@ -10,15 +10,17 @@ from typing import Any
 from .. import _serving
 from ..errors import HTTPError, HTTPRedirect, InternalRedirect
 from ..logs import log
+from .encoding import reads_accept_charset
 from .etags import validate_etags
 from .hosts import valid_host
 from .httputil import HeaderMap
 from .params import convert_params
+from .session_auth import SessionAuth, session_auth
 
 __all__ = ['trailing_slash', 'proxy', 'allow', 'response_headers',
            'log_traceback', 'log_request_headers', 'referer', 'redirect',
            'accept', 'autovary', 'flatten', 'ignore_headers', 'validate_etags',
-           'convert_params', 'log_hooks']
+           'convert_params', 'log_hooks', 'SessionAuth', 'session_auth']
 
 
 def trailing_slash(missing: bool = True, extra: bool = False, status: int | None = None,
@@ -241,6 +243,8 @@ def autovary(ignore: Iterable[str] | None = None, debug: bool = False) -> None:
         resp_h = request.response.headers
         vary = {e.value for e in resp_h.elements('Vary')}
         vary.update(headers.accessed_headers)
+        if reads_accept_charset(request):
+            vary.add('Accept-Charset')  # NOTE: read by tools.encode, from the environ
         vary.difference_update(skip)
         if vary:
             resp_h['Vary'] = ', '.join(sorted(vary))

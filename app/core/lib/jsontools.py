@@ -135,6 +135,11 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
         dict.__setitem__(response.headers, 'Content-Type', content_type)
 
 
+#: NOTE: json_out takes the handler's value as it is: the core does not encode
+#: the body before the before_finalize hooks of a route that has it (plan.py).
+json_out.takes_handler_value = True  # type: ignore[attr-defined]
+
+
 def problem_page(status: str, message: str, traceback: str, version: str) -> bytes:
     """An ``error_page`` that answers RFC 9457 problem details, for JSON APIs.
 

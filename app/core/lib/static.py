@@ -7,8 +7,8 @@ several ranges as ``multipart/byteranges`` while they are at most
 whole file (RFC 9110 14.2 allows it), so no Range makes a response
 larger than the file plus the parts' headers.
 A path that leaves the configured directory (``..``, encoded slashes or
-dots, NUL bytes, a symlink pointing outside) is refused with 403 or 404,
-never served.
+dots, a symlink pointing outside) is refused with 403; a NUL byte in it
+is a 404 (no file has such a name).
 """
 from __future__ import annotations
 
@@ -315,7 +315,8 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '', content_t
     served for the directory itself; there is no directory listing.
     """
     request = _serving.current()
-    if request.method not in ('GET', 'HEAD'):
+    # NOTE: a cache hit (tools.caching, priority 20) has answered already.
+    if request.method not in ('GET', 'HEAD') or request.cached:
         return False
     if match:
         if not re.search(match, request.path_info):
@@ -332,6 +333,9 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '', content_t
         branch = urllib.parse.unquote(branch, errors='strict')
     except UnicodeDecodeError:
         raise HTTPError(400, 'Invalid path encoding.') from None
+    if '\x00' in branch:
+        # NOTE: no file name holds a NUL: not found (as CherryPy), not refused.
+        raise HTTPError(404)
     full = _safe_join(dir, branch)
     if full is None:
         raise HTTPError(403)
@@ -365,7 +369,8 @@ def staticfile(filename: str, root: str | None = None, match: str = '',
                content_types: Any = None, debug: bool = False) -> bool:
     """``tools.staticfile``: serve one file (absolute, or relative to ``root``)."""
     request = _serving.current()
-    if request.method not in ('GET', 'HEAD'):
+    # NOTE: a cache hit (tools.caching, priority 20) has answered already.
+    if request.method not in ('GET', 'HEAD') or request.cached:
         return False
     if match:
         if not re.search(match, request.path_info):
