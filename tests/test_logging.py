@@ -389,3 +389,23 @@ def test_a_file_body_writes_one_access_line(tmp_path, caplog):
     assert r.status == 200 and len(r.body) == 5000
     lines = [rec.getMessage() for rec in caplog.records if rec.name == 'cherrypy.access']
     assert len(lines) == 1 and '"GET /page.txt HTTP/1.1" 200 5000' in lines[0]
+
+
+def test_access_line_shows_request_headers_as_the_handler_left_them(caplog):
+    class Root:
+        @cherrypy.expose
+        def index(self):
+            cherrypy.request.headers['User-Agent'] = 'Rewritten (1.0\r\n\t.3)'
+            return 'x'
+
+        @cherrypy.expose
+        def untouched(self):
+            return 'y'
+    cherrypy.tree.mount(Root(), '')
+    with caplog.at_level(logging.INFO, logger='cherrypy.access'):
+        call(None, '/', headers={'User-Agent': 'Original'})
+        call(None, '/untouched', headers={'User-Agent': 'Original', 'Referer': 'http://r/'})
+    first, second = [r.getMessage() for r in caplog.records if r.name == 'cherrypy.access']
+    # NOTE: a header value set in a handler loses CR and LF, as every header does.
+    assert first.endswith('"" "Rewritten (1.0\\t.3)"')
+    assert second.endswith('"http://r/" "Original"')

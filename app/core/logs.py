@@ -154,6 +154,15 @@ class LogManager:
         env = request.environ
         status = response.output_status or str(response.status)
         remote = request.remote
+        # NOTE: the request's headers as the handler left them, once they were
+        # built (a handler may rewrite one, as in CherryPy); else the environ.
+        headers = request._headers
+        if headers is not None:
+            referer, agent = headers.get('Referer', ''), headers.get('User-Agent', '')
+            host = headers.get('Host', '-')
+        else:
+            referer, agent = env.get('HTTP_REFERER', ''), env.get('HTTP_USER_AGENT', '')
+            host = env.get('HTTP_HOST', '-')
         line = self.access_log_format.format(
             h=_escape(remote.name or remote.ip if remote else env.get('REMOTE_ADDR', '-')),
             l='-',
@@ -162,9 +171,9 @@ class LogManager:
             r=_escape(request.request_line),
             s=status.split(' ', 1)[0],
             b='-' if nbytes is None else nbytes,
-            f=_escape(env.get('HTTP_REFERER', '')),
-            a=_escape(env.get('HTTP_USER_AGENT', '')),
-            o=_escape(env.get('HTTP_HOST', '-')),
+            f=_escape(referer),
+            a=_escape(agent),
+            o=_escape(host),
             i=_LazyId(request),
             z=LazyRfc3339UtcTime(),
         )
@@ -177,7 +186,7 @@ class LogManager:
                 'bytes': nbytes,
                 'duration_ms': round((time.perf_counter() - request.started) * 1000, 3),
                 'client': request.remote.ip if request.remote else env.get('REMOTE_ADDR'),
-                'user_agent': env.get('HTTP_USER_AGENT', ''),
+                'user_agent': agent,
                 'request_id': request.unique_id,
             }}
         try:
