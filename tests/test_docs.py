@@ -54,3 +54,35 @@ def test_every_key_the_template_sets_is_in_the_readme_reference():
 def test_the_reference_names_no_key_the_template_does_not_set():
     stale = _reference_keys() - set(_keys_set_by_the_template())
     assert not stale, 'README lists keys nothing sets: %r' % (sorted(stale),)
+
+
+def _check(tmp_path, doc: str, tests: dict) -> 'subprocess.CompletedProcess':
+    import json
+    import subprocess
+    import sys
+    (tmp_path / 'compat.md').write_text(doc)
+    (tmp_path / 'results.json').write_text(json.dumps({'modules': {'test_x': {'core': {
+        'summary': {'timed_out': False}, 'tests': tests}}}}))
+    return subprocess.run([sys.executable, os.path.join(ROOT, '.ci', 'cptests_check.py'),
+                           str(tmp_path / 'compat.md'), str(tmp_path / 'results.json')],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_the_cherrypy_suite_check_fails_on_an_unlisted_failure_and_on_a_stale_entry(tmp_path):
+    doc = '| test | reason |\n| --- | --- |\n| `test_x.py::T::test_b` | deliberate: b |\n'
+    ok = _check(tmp_path, doc, {'test_x.py::T::test_a': 'passed', 'test_x.py::T::test_b': 'failed'})
+    assert ok.returncode == 0, ok.stdout
+    unlisted = _check(tmp_path, doc, {'test_x.py::T::test_a': 'error',
+                                      'test_x.py::T::test_b': 'failed'})
+    assert unlisted.returncode == 1 and 'test_a error, and docs/compatibility.md' in unlisted.stdout
+    stale = _check(tmp_path, doc, {'test_x.py::T::test_b': 'passed'})
+    assert stale.returncode == 1 and 'test_b passes now' in stale.stdout
+
+
+def test_every_listed_cherrypy_test_has_a_reason():
+    with open(os.path.join(ROOT, 'docs', 'compatibility.md'), encoding='utf-8') as f:
+        rows = [ln for ln in f if ln.startswith('| `test_')]
+    assert len(rows) > 10
+    for row in rows:
+        reason = row.split('|')[2].strip()
+        assert len(reason) > 15 and 'UNEXPLAINED' not in reason, row
