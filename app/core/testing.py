@@ -9,7 +9,7 @@
   for the block, and ``http(server, path, ...)`` sends it one request.
 - ``reset()`` returns the core to a clean start between tests: global
   config back to its defaults, no app mounted, shared state
-  (``lib.state``) empty.
+  (``lib.state``) empty, no memcached node remembered as down.
 
 Tests use them as ``from app.core.testing import Client, call, live``.
 """
@@ -26,6 +26,7 @@ from typing import Any
 
 import app.core as _core
 
+from .lib import memcache as _memcache
 from .lib import state as _state
 from .lib.httputil import HeaderMap
 from .server import Server
@@ -205,3 +206,6 @@ def reset() -> None:
     if _core.engine.state != _core.engine.states.STARTED:
         _core.engine.draining = False  # NOTE: a stopped engine stays draining
     _state.reset()
+    # NOTE: a memcached node a test left "down" must not swallow the next
+    # test's outage log line (a new server may get the same port).
+    _memcache.health.down.clear()
