@@ -67,16 +67,31 @@ def test_gets_and_cas_refuse_a_stale_token(store):
 
 
 def test_update_loses_no_concurrent_change(store):
+    errors = []
+
     def add_one():
-        for _ in range(25):
-            store.update('list', lambda cur: cur + [1], default=[])
+        try:
+            for _ in range(25):
+                store.update('list', lambda cur: cur + [1], default=[])
+        except Exception as ex:  # NOTE: a thread's exception would otherwise be lost
+            errors.append(ex)
 
     threads = [threading.Thread(target=add_one) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
+    assert errors == []
     assert store.get('list') == [1] * 100
+
+
+def test_update_gives_up_with_a_503_when_it_always_loses(store):
+    def meddle(current):
+        store.set('k', 'another writer')    # gets in between every read and write
+        return 1
+    with pytest.raises(StateUnavailable, match='too busy'):
+        store.update('k', meddle, attempts=3)
+    assert store.get('k') == 'another writer'
 
 
 def test_expiry(store):

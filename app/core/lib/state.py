@@ -45,6 +45,7 @@ tests).
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -130,14 +131,17 @@ class Store:
                expire: float = 0, attempts: int = 20) -> Any:
         """Store ``fn(current value or default)`` without losing a concurrent update.
 
-        Retries while another writer gets in first; returns the stored value.
-        ``fn`` may run more than once and must not have side effects.
+        Retries while another writer gets in first, after a short random
+        pause that doubles each time (up to 50 ms), so that the writer that
+        just won does not win every race; returns the stored value. ``fn``
+        may run more than once and must not have side effects.
         """
-        for _ in range(attempts):
+        for n in range(attempts):
             current, token = self.gets(key)
             new = fn(default if token is None else current)
             if self.cas(key, new, token, expire):
                 return new
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** n)))
         raise StateUnavailable('shared state key %r is too busy: %d concurrent updates '
                                'in a row won' % (key, attempts))
 
