@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .hooks import HOOK_POINTS, Hook, RequestHooks
+from .hookpoints import HOOK_POINTS, Hook, RequestHooks
 from .http_response import Response
 from .request_response import Request
 

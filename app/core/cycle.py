@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import _serving
 from .dispatch import test_callable_spec
 from .errors import HTTPError, HTTPRedirect, InternalRedirect
-from .hooks import run_hooks
+from .hookpoints import run_hooks
 from .lib.encoding import encode_body, encode_text, response_charset
 from .lib.hosts import VALID_HOSTS, valid_host
 from .lib.httputil import HeaderMap, safe_header_value, valid_status

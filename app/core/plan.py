@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import check_keys
-from .hooks import HOOK_POINTS, Tool, Toolbox, hook_runner
+from .hookpoints import HOOK_POINTS, hook_runner
+from .hooks import Tool, Toolbox
 from .lib.hosts import AllowedHosts
 
 if TYPE_CHECKING:

@@ -58,7 +58,7 @@ order of attachment.
 """
 from __future__ import annotations
 
-from .hooks import HOOK_POINTS
+from .hookpoints import HOOK_POINTS
 
 __all__ = ['PRIORITIES', 'priority_table']
 
