@@ -75,13 +75,11 @@ def json_in(content_type: Iterable[str] | str = ('application/json', 'text/javas
             # NOTE: the handler counts on an instance; None would be its 500.
             sent = request.headers.get('Content-Type', '').split(';')[0].strip().lower()
             if sent and sent not in content_type:
-                raise HTTPError(415, 'Expected an entity of content type %s'
-                                % ', '.join(content_type))
+                raise _not_json(content_type)
             raise HTTPError(400, 'The request needs a JSON body (%s).' % (schema.__name__,))
     if force:
         if has_body and body.content_type.value.lower() not in content_type:
-            raise HTTPError(415, 'Expected an entity of content type %s'
-                            % ', '.join(content_type))
+            raise _not_json(content_type)
         body.processors.clear()
         body.default_proc = None
     for ct in content_type:
@@ -89,6 +87,10 @@ def json_in(content_type: Iterable[str] | str = ('application/json', 'text/javas
     if request.method not in request.methods_with_bodies:
         return
     request.process_request_body = True
+
+
+def _not_json(content_type: Iterable[str]) -> HTTPError:
+    return HTTPError(415, 'Expected an entity of content type %s' % ', '.join(content_type))
 
 
 def _validating(processor: Callable[[Any], None], schema: type) -> Callable[[Any], None]:
