@@ -4,7 +4,9 @@
 
 Starts two private memcached processes (stopped by PID), mounts a session
 counter and a read-only session page on app.core in-process, and counts the
-round trips (one per batch of commands sent to a node) per request: for a
+round trips (one per batch of commands sent to a node) per request, and
+the waits for them (batches sent to several nodes together overlap: one
+wait): for a
 read-modify-write and a read-only request of an existing session, with 1
 and 2 replicas. Before this client (pymemcache, one command per round
 trip) a read-modify-write took 5 (get to check the id, add the lock, get
@@ -56,8 +58,12 @@ def request(path: str, cookie: str | None) -> tuple[str, str | None]:
     return out['status'], cookie
 
 
-def trips() -> int:
-    return sum(n.round_trips for c in memcache._shared.values() for n in c.nodes.values())
+def trips() -> tuple[int, int]:
+    """Round trips (one per batch sent to a node), and the waits for them (batches to
+    several nodes at once overlap: one wait)."""
+    clients = memcache._shared.values()
+    return (sum(n.round_trips for c in clients for n in c.nodes.values()),
+            sum(c.waits for c in clients))
 
 
 def main() -> int:
@@ -65,7 +71,7 @@ def main() -> int:
     try:
         cherrypy.config.update({'log.screen': False, 'log.access_file': '',
                                 'environment': 'production'})
-        print('%-10s %-22s %s' % ('replicas', 'request', 'round trips'))
+        print('%-10s %-22s %-12s %s' % ('replicas', 'request', 'round trips', 'waits'))
         for replicas in (1, 2):
             cherrypy.tree.apps.clear()
             cherrypy.tree.mount(Root(), '', {'/': {
@@ -79,7 +85,9 @@ def main() -> int:
                 before = trips()
                 for c in cookies:
                     request(path, c)
-                print('%-10d %-22s %.2f' % (replicas, label, (trips() - before) / N))
+                after = trips()
+                print('%-10d %-22s %-12.2f %.2f' % (replicas, label, (after[0] - before[0]) / N,
+                                                    (after[1] - before[1]) / N))
     finally:
         memcache.close_clients()
         for n in nodes:

@@ -8,6 +8,9 @@ import pytest
 
 from app.core.lib.mcclient import (ClientError, Node, NodeDown, Ring, ServerError, md, mg, ms,
                                    split_address, value_of)
+from app.core.lib.memcache import Refused, SharedClient, Unavailable
+
+from helpers import Memcached
 
 KEYS = ['session-%040x' % (i * 2654435761) for i in range(20000)]
 
@@ -87,3 +90,72 @@ def test_a_node_that_is_down_or_hangs_up(memcached):
             hung.run([mg('k')])
         done.set()
         t.join(5)
+
+
+def _gate_server(srv: socket.socket, arrived: threading.Barrier, errors: list) -> None:
+    """Accept one client; answer its one command only once every gate has a command."""
+    try:
+        c, _ = srv.accept()
+        with c:
+            c.settimeout(5)
+            data = b''
+            while not data.endswith(b'\r\n'):
+                data += c.recv(100)
+            arrived.wait(5)               # BrokenBarrierError if the others never ask
+            c.sendall(b'HD\r\n')
+    except Exception as ex:  # noqa: BLE001 - reported by the test
+        errors.append(ex)
+
+
+def test_batches_to_several_nodes_are_in_flight_together():
+    """run_all sends to every node before it reads any reply: these servers answer
+    only when all of them have been asked, so a one-by-one client would time out."""
+    servers = [socket.socket() for _ in range(3)]
+    errors: list = []
+    arrived = threading.Barrier(3)
+    threads = []
+    try:
+        for srv in servers:
+            srv.bind(('127.0.0.1', 0))
+            srv.listen()
+            threads.append(threading.Thread(target=_gate_server, args=(srv, arrived, errors)))
+            threads[-1].start()
+        addresses = ['127.0.0.1:%d' % s.getsockname()[1] for s in servers]
+        client = SharedClient(tuple(addresses), timeout=2)
+        out = client.run_all({a: [ms('k', b'v', 5)] for a in addresses})
+        assert {a: [r.code for r in out[a]] for a in addresses} == {a: [b'HD'] for a in addresses}
+        assert client.waits == 1 and [client.nodes[a].round_trips for a in addresses] == [1] * 3
+    finally:
+        for t in threads:
+            t.join(10)
+        for srv in servers:
+            srv.close()
+    assert errors == []
+
+
+def test_run_all_gives_each_node_its_own_outcome(memcached):
+    gone = Memcached().start()
+    gone.stop()                                       # nothing listens there now
+    client = SharedClient((memcached.address, gone.address), connect_timeout=0.3, timeout=0.3)
+    out = client.run_all({memcached.address: [ms('k', b'v', 60), mg('k')],
+                          gone.address: [mg('k')]})
+    assert [r.code for r in out[memcached.address]] == [b'HD', b'VA']
+    assert isinstance(out[gone.address], Unavailable) and not client.alive(gone.address)
+    big = client.run_all({memcached.address: [ms('big', b'x' * (2 * 1024 * 1024), 60)]})
+    assert isinstance(big[memcached.address], Refused)
+    with pytest.raises(Unavailable):                  # skipped for dead_timeout: not tried
+        client.run(gone.address, [mg('k')])
+    assert client.nodes[gone.address].round_trips == 1
+
+
+def test_a_pooled_socket_the_server_closed_is_retried_within_a_batch(memcached):
+    other = Memcached().start()
+    try:
+        client = SharedClient((memcached.address, other.address), timeout=1)
+        client.run_all({memcached.address: [ms('k', b'1', 60)], other.address: [ms('k', b'2', 60)]})
+        other.stop()
+        other.start()                                 # the same port, empty: pooled socket stale
+        out = client.run_all({memcached.address: [mg('k')], other.address: [mg('k')]})
+        assert [value_of(out[a][0]) for a in (memcached.address, other.address)] == [b'1', None]
+    finally:
+        other.stop()

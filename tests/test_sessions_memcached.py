@@ -22,7 +22,7 @@ from app.core.lib import sessions
 from app.core.lib.session_memcached import servers_from
 from app.core.lib.sessions import MemcachedSession, StorageUnavailable, health
 
-from helpers import call, start_app_process, wait_until
+from helpers import Memcached, call, start_app_process, wait_until
 from test_sessions import Root, cookie, get, morsel
 
 
@@ -427,3 +427,28 @@ def test_two_processes_share_sessions_through_memcached(memcached, tmp_path):
     finally:
         for proc, _port in procs:
             _stop(proc)
+
+
+@pytest.mark.parametrize('replicas', [1, 2])
+def test_round_trips_per_request_and_the_waits_for_them(memcached, replicas):
+    """Lock with the read, save with the release: two round trips per replica, and
+    the replicas' overlap, so a request waits for two whatever ``replicas`` is."""
+    other = Memcached().start()
+    try:
+        mount(memcached, servers=[memcached.address, other.address], replicas=replicas)
+        r = get('/incr')
+        client = MemcachedSession(None, servers=[memcached.address, other.address],
+                                  dead_timeout=0.5).store()
+        for want in (b'2', b'3'):
+            trips = sum(n.round_trips for n in client.nodes.values())
+            waits = client.waits
+            r2 = get('/incr', r)
+            assert r2.status == 200 and r2.body == want
+            assert (sum(n.round_trips for n in client.nodes.values()) - trips,
+                    client.waits - waits) == (2 * replicas, 2)
+        copies = [Client(('127.0.0.1', m.port)).get(MemcachedSession.prefix + morsel(r).value)
+                  for m in (memcached, other)]
+        assert sum(c is not None for c in copies) == replicas
+    finally:
+        sessions.close_clients()
+        other.stop()

@@ -11,8 +11,10 @@ guards, a save and the release).
   node from MD5), so adding a third node to two moves about a third of the
   keys. ``nodes_for(key, n)`` gives ``n`` distinct nodes, in ring order.
 - ``Node``: one server's pooled sockets. ``run(commands)`` sends them in
-  one write and reads every reply (``Reply``). A reused socket that the
-  server closed (it restarted) is retried once on a fresh one.
+  one write and reads every reply (``Reply``); ``send`` and ``receive`` are
+  its two halves, so that batches to several nodes are in flight together.
+  A reused socket that the server closed (it restarted) is retried once on
+  a fresh one.
 - The command builders (``mg``, ``ms``, ``md``, ``ma``) make meta commands.
 
 Errors: ``NodeDown`` (no complete answer: refused, timed out, hung up),
@@ -29,8 +31,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-__all__ = ['Ring', 'Node', 'Reply', 'NodeDown', 'ServerError', 'ClientError', 'mg', 'ms', 'md',
-           'ma', 'split_address']
+__all__ = ['Ring', 'Node', 'Pending', 'Reply', 'NodeDown', 'ServerError', 'ClientError', 'mg',
+           'ms', 'md', 'ma', 'split_address']
 
 #: Ring points per node (ketama's 160: 40 MD5 digests, 4 points each).
 POINTS = 160
@@ -171,6 +173,18 @@ class _Stale(Exception):
     """A reused connection the server had closed."""
 
 
+class Pending:
+    """Commands ``Node.send`` has sent, whose replies ``Node.receive`` reads."""
+
+    __slots__ = ('conn', 'commands', 'reused')
+
+    def __init__(self, conn: _Conn | None, commands: Sequence[bytes]) -> None:
+        self.conn = conn
+        self.commands = commands
+        #: Whether ``conn`` came from the pool (and may be one the server closed).
+        self.reused = conn is not None
+
+
 class Node:
     """One memcached server: pooled sockets, commands sent together."""
 
@@ -182,7 +196,7 @@ class Node:
         self.timeout = timeout
         self._idle: list[_Conn] = []
         self._lock = threading.Lock()
-        #: Round trips made (one per ``run``), for benchmarks and tests.
+        #: Round trips made (one per ``send``), for benchmarks and tests.
         self.round_trips = 0
 
     def _connect(self) -> _Conn:
@@ -194,23 +208,38 @@ class Node:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _Conn(sock)
 
-    def run(self, commands: Sequence[bytes]) -> list[Reply]:
-        """Send ``commands`` in one write; return their replies in order."""
+    def send(self, commands: Sequence[bytes]) -> Pending:
+        """Send ``commands`` in one write, on a pooled socket or a new one.
+
+        ``receive`` reads their replies: sending to several nodes before
+        reading any makes their round trips overlap. NodeDown if no socket
+        can be had.
+        """
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         self.round_trips += 1
+        pending = Pending(conn, commands)
+        if conn is None:
+            pending.conn = self._send(self._connect(), commands)
+        else:
+            try:
+                conn.sock.sendall(b''.join(commands))
+            except OSError:
+                conn.close()         # NOTE: the server closed it; receive() sends again
+                pending.conn = None
+        return pending
+
+    def receive(self, pending: Pending) -> list[Reply]:
+        """The replies to what ``send`` sent, in order (NodeDown, ServerError, ClientError)."""
+        conn = pending.conn
         if conn is not None:
             try:
-                replies, error = self._exchange(conn, commands, reused=True)
+                replies, error = self._read(conn, pending.commands, pending.reused)
             except _Stale:
-                conn.close()
                 conn = None
-        if conn is None:
-            conn = self._connect()
-            try:
-                replies, error = self._exchange(conn, commands, reused=False)
-            except _Stale:  # pragma: no cover - only raised for reused sockets
-                raise NodeDown('%s hung up' % (self.address,)) from None
+        if conn is None:  # a pooled socket the server had closed: once more on a new one
+            conn = self._send(self._connect(), pending.commands)
+            replies, error = self._read(conn, pending.commands, reused=False)
         with self._lock:
             if len(self._idle) < _MAX_IDLE:
                 self._idle.append(conn)
@@ -221,12 +250,23 @@ class Node:
             raise error
         return replies
 
-    def _exchange(self, conn: _Conn, commands: Sequence[bytes],
-                  reused: bool) -> tuple[list[Reply], Exception | None]:
+    def run(self, commands: Sequence[bytes]) -> list[Reply]:
+        """Send ``commands`` in one write; return their replies in order."""
+        return self.receive(self.send(commands))
+
+    def _send(self, conn: _Conn, commands: Sequence[bytes]) -> _Conn:
+        try:
+            conn.sock.sendall(b''.join(commands))
+        except OSError as ex:
+            conn.close()
+            raise NodeDown('%s: %s' % (self.address, ex)) from None
+        return conn
+
+    def _read(self, conn: _Conn, commands: Sequence[bytes],
+              reused: bool) -> tuple[list[Reply], Exception | None]:
         replies: list[Reply] = []
         error: Exception | None = None
         try:
-            conn.sock.sendall(b''.join(commands))
             for _ in commands:
                 line = conn.rfile.readline(65536)
                 if not line.endswith(b'\r\n'):

@@ -15,7 +15,8 @@
   the node answers again, however many stores and threads see it.
 
 ``SharedClient.call`` runs a command on a key's node and ``run`` sends
-meta commands to a given node together; both raise ``Unavailable`` (no
+meta commands to a given node together (``run_all``: to several nodes,
+their round trips overlapping); they raise ``Unavailable`` (no
 answer: the node is down or hung up) or ``Refused`` (the server answered
 with an error, e.g. a value too large); a ``ClientError`` (a bad key, i.e.
 a bug) passes through. Each user turns these into its own
@@ -124,6 +125,8 @@ class SharedClient:
         #: Node -> when it may be tried again after a failure.
         self.dead: dict[str, float] = {}
         self.client = client if client is not None else self
+        #: Batches whose round trips were waited for (one per ``run``/``run_all``).
+        self.waits = 0
 
     @property
     def available(self) -> bool:
@@ -138,25 +141,55 @@ class SharedClient:
 
     def run(self, node: str, commands: list[bytes]) -> list[Reply]:
         """Send ``commands`` to ``node`` in one round trip; their replies."""
-        if self.dead and not self.alive(node):
-            # NOTE: counted like any failure (an outage in progress: no new log line).
-            health.failed(node, NodeDown('%s failed in the last %gs; not tried'
-                                         % (node, self.dead_timeout)))
-            raise Unavailable('memcached %s is unavailable' % (node,), node)
-        try:
-            replies = self.nodes[node].run(commands)
-        except NodeDown as ex:
+        outcome = self.run_all({node: commands})[node]
+        if isinstance(outcome, MemcacheFailure):
+            raise outcome
+        return outcome
+
+    def run_all(self, batches: dict[str, list[bytes]]) -> dict[str, list[Reply] | MemcacheFailure]:
+        """Each node's commands, all sent before any reply is read: one round trip's wait.
+
+        Per node, the replies or the failure (``Unavailable``, ``Refused``) that
+        ``run`` would raise. ``waits`` counts the calls.
+        """
+        self.waits += 1
+        out: dict[str, list[Reply] | MemcacheFailure] = {}
+        pending = []
+        for node, commands in batches.items():
+            if self.dead and not self.alive(node):
+                # NOTE: counted like any failure (an outage in progress: no new log line).
+                out[node] = self._failed(node, NodeDown('%s failed in the last %gs; not tried'
+                                                        % (node, self.dead_timeout)), False)
+                continue
+            try:
+                pending.append((node, self.nodes[node].send(commands)))
+            except NodeDown as ex:
+                out[node] = self._failed(node, ex, True)
+        bug: ClientError | None = None
+        for node, p in pending:
+            try:
+                out[node] = self.nodes[node].receive(p)
+            except ClientError as ex:
+                bug = bug or ex  # NOTE: read the other nodes' replies first
+            except NodeDown as ex:
+                out[node] = self._failed(node, ex, True)
+            except ServerError as ex:
+                health.failed(node, ex, episode=False)
+                out[node] = Refused(str(ex), node)
+            else:
+                if self.dead:
+                    self.dead.pop(node, None)
+                if health.down and node in health.down:
+                    health.succeeded(node)
+        if bug is not None:
+            raise bug
+        return out
+
+    def _failed(self, node: str, ex: NodeDown, fresh: bool) -> Unavailable:
+        if fresh:
             self.dead[node] = time.monotonic() + self.dead_timeout
-            health.failed(node, ex)
-            raise Unavailable('memcached %s is unavailable' % (node,), node) from None
-        except ServerError as ex:
-            health.failed(node, ex, episode=False)
-            raise Refused(str(ex), node) from None
-        if self.dead:
-            self.dead.pop(node, None)
-        if health.down and node in health.down:
-            health.succeeded(node)
-        return replies
+        health.failed(node, ex)
+        return Unavailable('memcached %s is unavailable' % (node,), node)
 
     def node_for(self, key: str) -> str:
         """The first node on the ring for ``key`` that is not out after a failure."""

@@ -25,8 +25,10 @@ the wait for a busy lock (then 503).
 
 **Round trips.** The lock and the read go to a node in one round trip, and
 so do the save and the release: a request that reads and writes its
-session costs two per replica. A session this process just created needs
-no lock (no one else knows its id).
+session costs two per replica, and the replicas' round trips overlap (all
+nodes are sent to before any reply is read), so it waits for two. A
+session this process just created needs no lock (no one else knows its
+id).
 
 When memcached is down, a request that needs its session gets a 503 within
 about a second (``connect_timeout`` and ``socket_timeout``), requests that
@@ -144,13 +146,19 @@ class MemcachedSession(SerializedSession):
 
     def _run(self, node: str, commands: list[bytes]) -> Any:
         """Commands to one node; None when it is unavailable; 503 when it refuses."""
-        try:
-            return self._store.run(node, commands)
-        except Unavailable:
-            return None
-        except Refused as ex:
-            raise StorageUnavailable('Session storage refused the request: %s' % (ex,)) \
-                from None
+        return self._run_all({node: commands})[node]
+
+    def _run_all(self, batches: dict[str, list[bytes]]) -> dict[str, Any]:
+        """Commands to several nodes, their round trips overlapping: ``_run`` for each."""
+        out: dict[str, Any] = {}
+        refused = None
+        for node, outcome in self._store.run_all(batches).items():
+            if isinstance(outcome, Refused):
+                refused = outcome
+            out[node] = None if isinstance(outcome, Unavailable) else outcome
+        if refused is not None:
+            raise StorageUnavailable('Session storage refused the request: %s' % (refused,))
+        return out
 
     def generate_id(self) -> str:
         """A fresh id (see Session); no other request can know it yet."""
@@ -175,11 +183,12 @@ class MemcachedSession(SerializedSession):
             return None  # NOTE: an id made here just now has nothing stored yet
         found: dict[str, bytes | None] = {}
         self._cas = None
-        for i, node in enumerate(self._nodes()):
-            replies = self._run(node, [mg(self._key(), cas=True)])
+        nodes = self._nodes()
+        get = [mg(self._key(), cas=True)]
+        for node, replies in self._run_all({n: get for n in nodes}).items():
             if replies is not None:
                 found[node] = replies[0].value
-                if i == 0:
+                if node == nodes[0]:
                     self._cas = replies[0].cas  # NOTE: for a save without the lock
         if not found:
             raise StorageUnavailable(_UNAVAILABLE)
@@ -214,14 +223,13 @@ class MemcachedSession(SerializedSession):
             self._token = secrets.token_hex(8).encode('ascii')
             found: dict[str, bytes | None] = {}
             busy = False
-            for node in self._nodes():
-                replies = self._run(node, [ms(lock_key, self._token, ttl, b'E', want_cas=True),
-                                           mg(self._key())])
+            take = [ms(lock_key, self._token, ttl, b'E', want_cas=True), mg(self._key())]
+            for node, replies in self._run_all({n: take for n in self._nodes()}).items():
                 if replies is None:
                     continue
                 if replies[0].code != b'HD':
                     busy = True
-                    break
+                    continue
                 self._lease[node] = replies[0].cas or 0
                 found[node] = replies[1].value
             if not busy and self._lease:
@@ -251,9 +259,11 @@ class MemcachedSession(SerializedSession):
         lock_key = self._key() + '.lock'
         ttl = self._lease_ttl()
         with self._lease_lock:
-            for node, cas in list(self._lease.items()):
-                replies = self._run(node, [ms(lock_key, self._token, ttl, cas=cas,
-                                              want_cas=True)])
+            cases = dict(self._lease)
+            answers = self._run_all({node: [ms(lock_key, self._token, ttl, cas=cas,
+                                               want_cas=True)] for node, cas in cases.items()})
+            for node, replies in answers.items():
+                cas = cases[node]
                 if replies is None:
                     continue  # NOTE: the node is down; the others keep the lock
                 if replies[0].code == b'HD':
@@ -273,8 +283,9 @@ class MemcachedSession(SerializedSession):
         return {node: [md(lock_key, cas=cas)] for node, cas in lease.items()}
 
     def _release(self) -> None:
-        for node, commands in self._release_commands().items():
-            self._run(node, commands)  # NOTE: a node that is down lets the lease expire
+        release = self._release_commands()
+        if release:
+            self._run_all(release)  # NOTE: a node that is down lets the lease expire
 
     def release_lock(self) -> None:
         """Release the lease (only where this request still holds it)."""
@@ -308,17 +319,13 @@ class MemcachedSession(SerializedSession):
         if record is not None and not was_locked:
             self._save_unlocked(record)
             record = None
-        written = 0
-        for node in self._nodes():
-            commands = [ms(self._key(), record, self._expire(self.timeout * 60))] \
-                if record is not None else []
-            commands += release.pop(node, [])
-            if commands:
-                replies = self._run(node, commands)
-                if replies is not None and record is not None:
-                    written += 1
-        for node, commands in release.items():
-            self._run(node, commands)
+        batches = release
+        if record is not None:
+            write = ms(self._key(), record, self._expire(self.timeout * 60))
+            batches = {node: [write] + release.get(node, []) for node in self._nodes()}
+            batches.update((node, c) for node, c in release.items() if node not in batches)
+        answers = self._run_all(batches) if batches else {}
+        written = sum(1 for node in self._nodes() if answers.get(node) is not None)
         if record is not None and not written:
             raise StorageUnavailable(_UNAVAILABLE)
         if record is not None:
@@ -344,8 +351,8 @@ class MemcachedSession(SerializedSession):
             return
         if code != b'HD':
             record = self._merge(float(record.partition(b'\n')[0].partition(b' ')[0]))
-        for node in nodes[1:]:
-            self._run(node, [ms(key, record, exp)])
+        if nodes[1:]:
+            self._run_all({node: [ms(key, record, exp)] for node in nodes[1:]})
 
     def _merge(self, expires: float) -> bytes:
         """Reapply this request's changes on top of a concurrent write."""
@@ -375,11 +382,8 @@ class MemcachedSession(SerializedSession):
         raise HTTPError(503, 'The session is being changed by too many requests at once.')
 
     def _delete(self) -> None:
-        deleted = False
-        for node in self._nodes():
-            if self._run(node, [md(self._key())]) is not None:
-                deleted = True
-        if not deleted:
+        answers = self._run_all({node: [md(self._key())] for node in self._nodes()})
+        if all(replies is None for replies in answers.values()):
             raise StorageUnavailable(_UNAVAILABLE)
 
     def _forget_stored(self) -> None:

@@ -16,7 +16,7 @@ key                    default     meaning
 
 Operations (``key`` is a string; values are anything ``json`` encodes):
 
-- ``get(key, default=None)``, ``get_many(keys)`` (one round trip per node);
+- ``get(key, default=None)``, ``get_many(keys)`` (the nodes asked together: one round trip's wait);
 - ``set(key, value, expire=0)``; ``add(...)`` stores only if absent (False
   if present); ``delete(key)`` (False if absent); ``expire`` is seconds,
   0 for no expiry;
@@ -260,22 +260,27 @@ class MemcachedStore(Store):
         return self.client.ring.nodes_for(key)[0]
 
     def _run(self, node: str, commands: list[bytes]) -> list[Any]:
-        try:
-            return self.client.run(node, commands)
-        except memcache.Unavailable as ex:
-            raise StateUnavailable('Shared state is unavailable (%s); try again shortly.'
-                                   % (ex,)) from None
-        except memcache.Refused as ex:
-            raise ValueError('memcached refused the value: %s' % (ex,)) from None
+        return self._run_all({node: commands})[node]
+
+    def _run_all(self, batches: dict[str, list[bytes]]) -> dict[str, list[Any]]:
+        answers = {}
+        for node, outcome in self.client.run_all(batches).items():
+            if isinstance(outcome, memcache.Refused):
+                raise ValueError('memcached refused the value: %s' % (outcome,))
+            if isinstance(outcome, memcache.MemcacheFailure):
+                raise StateUnavailable('Shared state is unavailable (%s); try again shortly.'
+                                       % (outcome,))
+            answers[node] = outcome
+        return answers
 
     def _get(self, keys: list[str]) -> list[bytes | None]:
         by_node: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             by_node.setdefault(self._node(k), []).append(i)
         out: list[bytes | None] = [None] * len(keys)
+        answers = self._run_all({n: [mg(keys[i]) for i in idx] for n, idx in by_node.items()})
         for node, idx in by_node.items():
-            replies = self._run(node, [mg(keys[i]) for i in idx])
-            for i, r in zip(idx, replies, strict=True):
+            for i, r in zip(idx, answers[node], strict=True):
                 out[i] = value_of(r)
         return out
 
