@@ -55,6 +55,11 @@ APP_REQUESTS = [
     b'POST /api/items HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
     b'Content-Length: 13\r\n\r\n{"name": "a"}',
     b'GET http://localhost/api/ HTTP/1.1\r\nHost: other\r\n\r\n',
+    b'GET /api/orders?limit=5 HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n',
+    b'GET /api/orders/1 HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    b'POST /api/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
+    b'Content-Length: 42\r\n\r\n{"item": "tea", "quantity": 2, "note": ""}',
+    b'DELETE /api/orders/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n',
 ]
 
 TOOLS_REQUESTS = [
@@ -70,6 +75,8 @@ TOOLS_REQUESTS = [
     b'GET /cached?x=1 HTTP/1.1\r\nHost: svc.example\r\nIf-None-Match: "abc"\r\n\r\n',
     b'GET /static/digits.txt HTTP/1.1\r\nHost: svc.example\r\nRange: bytes=2-5\r\n'
     b'If-Range: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n',
+    b'GET /static/digits.txt HTTP/1.1\r\nHost: svc.example\r\nRange: bytes=0-1,4-5,-2\r\n'
+    b'Accept-Charset: iso-8859-1;q=0.5, utf-8\r\n\r\n',
     b'GET /go?to=/next HTTP/1.1\r\nHost: svc.example\r\n\r\n',
     b'GET /go?to=http%3A%2F%2Fa.example%2Fx HTTP/1.1\r\nHost: svc.example\r\n\r\n',
     b'GET /sess HTTP/1.1\r\nHost: svc.example\r\nCookie: session_id=0123456789abcdef\r\n\r\n',
@@ -94,6 +101,7 @@ HEADER_LINES = [
     b'Content-Length: 5', b'Content-Length: -1', b'Content-Length: 1e3', b'Content-Length: ',
     b'Host: evil.example', b'Host: [::1', b'Host: a b', b'Expect: 100-continue',
     b'Range: bytes=0-0,0-0,0-0', b'Range: bytes=-0', b'Range: bytes=9999999999999999999-',
+    b'Range: bytes=0-1,3-4,6-', b'Range: bytes=' + b'0-1,' * 9 + b'2-3', b'Accept-Charset: x;q=0',
     b'If-Modified-Since: Mon, 01 Jan 2024 00:00:0999999999999999999 GMT',
     b'Cookie: session_id=../../etc/passwd', b'Cookie: a=b; \x00=c', b'Connection: close, upgrade',
     b'Upgrade: websocket', b'Authorization: Basic !!!', b'Authorization: Digest username=',
