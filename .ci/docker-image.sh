@@ -16,9 +16,9 @@
 # Checks: the build; uid 10001; /healthcheck, /readyz and /version answer
 # 200; the HEALTHCHECK reaches healthy; it serves with --read-only --tmpfs
 # /tmp --cap-drop ALL --security-opt no-new-privileges; docker stop exits 0
-# within the grace period; ./testing.sh passes inside the image (as
-# ./run.sh docker runs it). Prints the image's size and how long each step
-# took.
+# within the grace period; then ./run.sh docker end to end: it builds,
+# passes ./testing.sh inside the image, serves, and exits 0 on docker stop.
+# Prints the image's size and how long each step took.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +33,10 @@ private=""
 cleanup() {
     local status=$?
     if [[ -n "${CID:-}" ]]; then docker rm -f "$CID" >/dev/null 2>&1 || true; fi
+    if [[ -n "${RUN_PID:-}" ]]; then
+        docker rm -f "$RUN_NAME" >/dev/null 2>&1 || true
+        kill -TERM "$RUN_PID" 2>/dev/null || true
+    fi
     if [[ -n "$private" && -f "$private/dockerd.pid" ]]; then
         local pid
         pid=$(cat "$private/dockerd.pid")
@@ -131,10 +135,30 @@ say "docker stop: exit 0 after $took s (grace $GRACE s)"
 docker rm "$CID" >/dev/null
 CID=""
 
-# ./run.sh docker's test step: the suite inside the very image (it installs
-# the [test] extra from PyPI first; memcached is in the image).
+# ./run.sh docker end to end, as a user runs it: build (the layers are
+# cached by now), ./testing.sh inside the very image (it installs the [test]
+# extra from PyPI first; memcached is in the image), then serve. Then
+# docker stop, as for any container: run.sh must exit 0.
+RUN_NAME=cherry-service-ci-run
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log="${TMPDIR:-/tmp}/cherry-run-docker.log"
 test_start=$SECONDS
-docker run --rm --network host "$IMAGE" ./testing.sh > "${TMPDIR:-/tmp}/cherry-image-tests.log" 2>&1 \
-    || { tail -40 "${TMPDIR:-/tmp}/cherry-image-tests.log" >&2; die "./testing.sh failed inside the image"; }
-say "./testing.sh passed inside the image in $((SECONDS - test_start)) s: $(grep -E '^=+ .* in ' "${TMPDIR:-/tmp}/cherry-image-tests.log" | tail -1 | tr -d '=')"
+IMAGE=$RUN_NAME DOCKER_NETWORK=host HOST=127.0.0.1 PORT=$port ./run.sh docker </dev/null >"$log" 2>&1 &
+RUN_PID=$!
+until [[ "$(get /healthcheck)" == 200 ]]; do
+    if ! kill -0 "$RUN_PID" 2>/dev/null; then
+        tail -40 "$log" >&2
+        die "./run.sh docker exited before it served (log: $log)"
+    fi
+    (( SECONDS - test_start < 1200 )) || { tail -40 "$log" >&2; die "./run.sh docker did not serve within 1200 s"; }
+    sleep 1
+done
+say "./run.sh docker: ./testing.sh passed inside the image ($(grep -E '^=+ .* in ' "$log" | tail -1 | tr -d '=' | sed 's/^ *//;s/ *$//')) and it serves, after $((SECONDS - test_start)) s"
+docker stop --time "$GRACE" "$RUN_NAME" >/dev/null
+rc=0
+wait "$RUN_PID" || rc=$?
+RUN_PID=""
+[[ "$rc" == 0 ]] || { tail -20 "$log" >&2; die "./run.sh docker exited $rc after docker stop"; }
+docker rmi "$RUN_NAME" >/dev/null 2>&1 || true
+say "./run.sh docker exited 0 after docker stop"
 say "OK"
