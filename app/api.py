@@ -13,6 +13,7 @@ Every error under ``/api`` is an RFC 9457 problem document.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any
 
@@ -72,14 +73,37 @@ class Orders:
             errors.append({'field': 'quantity', 'message': 'must be from 1 to %d' % most})
         if errors:
             raise ValidationError(errors)
-        store = state.store()
-        order_id = store.incr('orders:last')        # atomic across pods
-        order = dict(dataclasses.asdict(new), id=order_id,
-                     created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        store.set('orders:%d' % order_id, order)
+        order = _store_new(state.store(), dict(
+            dataclasses.asdict(new), created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
+        order_id = order['id']
         cherrypy.response.status = 201
         cherrypy.response.headers['Location'] = cherrypy.url('/api/orders/%d' % order_id)
         return order
+
+
+def _store_new(store: state.Store, fields: dict[str, Any]) -> dict[str, Any]:
+    """Store a new order under the next id; never over an order already stored.
+
+    The id comes from an atomic counter (``incr``, one across pods). memcached
+    may lose the counter (its node restarted empty, or it was evicted) while
+    orders on other nodes survive: the counter then starts again below them.
+    ``add`` refuses a taken id, and the counter jumps ahead, further each
+    time, until it is past them.
+    """
+    jump = 0
+    for _ in range(_ID_ATTEMPTS):
+        order_id = store.incr('orders:last', 1 + jump)
+        order = dict(fields, id=order_id)
+        if store.add('orders:%d' % order_id, order):
+            return order
+        cherrypy.log('order id %d is taken: the id counter was lost and restarted below the '
+                     'stored orders; moving it ahead' % (order_id,), 'ORDERS', logging.WARNING)
+        jump = jump * 2 or 1000
+    raise cherrypy.HTTPError(503, 'No free order id was found; try again.')
+
+
+#: Attempts at a free order id (the jumps reach past a billion orders).
+_ID_ATTEMPTS = 21
 
 
 def _order_id(value: str) -> int:

@@ -6,6 +6,7 @@ import json
 import signal
 
 import pytest
+from pymemcache.client.base import Client as Client_
 
 import app
 from app.core.testing import Client, http, live
@@ -32,6 +33,19 @@ def test_post_creates_an_order_and_get_lists_it(client):
     assert [o['item'] for o in listed] == ['cake', 'tea']          # newest first
     assert client.get('/api/orders?limit=1').json()['orders'][0]['item'] == 'cake'
     assert client.get('/api/orders/1').json() == order
+
+
+def test_a_lost_id_counter_never_puts_an_order_over_another(client, caplog):
+    from app.core.lib import state
+    for item in ('tea', 'cake', 'jam'):
+        assert client.post('/api/orders', json={'item': item, 'quantity': 1}).status == 201
+    state.store().delete('orders:last')             # evicted, or its node restarted empty
+    r = client.post('/api/orders', json={'item': 'pie', 'quantity': 1})
+    assert r.status == 201 and r.json()['id'] == 1002  # 1 was taken: 1 + 1001
+    assert [client.get('/api/orders/%d' % i).json()['item'] for i in (1, 2, 3, 1002)] == \
+        ['tea', 'cake', 'jam', 'pie']
+    assert 'order id 1 is taken' in caplog.text
+    assert client.post('/api/orders', json={'item': 'nut', 'quantity': 1}).json()['id'] == 1003
 
 
 def test_shared_state_is_empty_again_in_the_next_test(client):
@@ -110,6 +124,13 @@ def test_two_pods_see_the_same_orders_through_memcached(memcached):
             status, doc = _request(port, 'GET', '/api/orders')
             assert status == 200
             assert [(o['id'], o['item']) for o in doc['orders']] == [(2, 'cake'), (1, 'tea')]
+        # memcached evicts the id counter (or its node restarts empty): the
+        # next order must not land on order 1's id.
+        Client_(('127.0.0.1', memcached.port)).delete('st:orders:last')
+        status, doc = _request(port_b, 'POST', '/api/orders', {'item': 'jam', 'quantity': 3})
+        assert status == 201 and doc['id'] > 2
+        assert _request(port_a, 'GET', '/api/orders/1')[1]['item'] == 'tea'
+        assert _request(port_a, 'GET', '/api/orders/%d' % doc['id'])[1]['item'] == 'jam'
         memcached.stop()
         status, doc = _request(port_a, 'GET', '/api/orders')
         assert status == 503 and 'Shared state is unavailable' in doc['detail']
