@@ -324,3 +324,25 @@ def test_popargs_turns_segments_into_params():
         archive = Archive()
     cherrypy.tree.mount(R(), '')
     assert call(None, '/archive/2024/05/').text == 'archive 2024-05'
+
+
+def test_an_exposed_object_that_cannot_be_called_is_not_a_handler():
+    """A MethodDispatcher resource reached by the default dispatcher: 404, never a 500."""
+    @cherrypy.expose
+    class Resource:
+        def GET(self):
+            return 'got'
+
+    class Root:
+        res = Resource()
+
+        @cherrypy.expose
+        def index(self):
+            return 'root'
+
+    cherrypy.tree.mount(Root(), '', {'/res': {'request.dispatch': MethodDispatcher()}})
+    assert call(None, '/res').body == b'got'
+    cherrypy.tree.apps.clear()
+    cherrypy.tree.mount(Root(), '')
+    r = call(None, '/res')
+    assert r.status == 404

@@ -140,3 +140,14 @@ def test_two_pods_see_the_same_orders_through_memcached(memcached):
             proc.send_signal(signal.SIGTERM)
         for proc, _port in pods:
             proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize('path', ['/api//orders', '/api///orders', '//api/orders/'])
+def test_repeated_slashes_reach_the_same_resource(client, path):
+    """The dispatchers skip empty segments, and so does choosing the dispatcher:
+    found by the fuzz test, ``POST /api///orders`` met the default dispatcher,
+    which called the resource object (a TypeError, 500)."""
+    r = client.post(path, json={'item': 'tea', 'quantity': 1})
+    assert r.status == 201 and r.json()['item'] == 'tea'
+    assert client.get(path).json()['orders'][0]['item'] == 'tea'
+    assert client.put(path, json={}).status == 405

@@ -8,6 +8,7 @@ invalidation.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = ['Application']
 
 _PLAN_CACHE_SIZE = 4096
 _ROUTE_CACHE_SIZE = 4096
+_SLASHES = re.compile('/{2,}')
 
 
 class Application:
@@ -126,6 +128,8 @@ class Application:
 
     # -- routing -----------------------------------------------------------
     def _dispatcher(self, path: str) -> Any:
+        if '//' in path:  # NOTE: dispatchers skip empty segments; so must this lookup
+            path = _SLASHES.sub('/', path)
         d = self.find_config(path, 'request.dispatch')
         return d if d is not None else self._global_dispatch
 

@@ -144,7 +144,9 @@ class Dispatcher:
         """
         assert request.app is not None  # NOTE: a routed request belongs to an app
         handler, vpath, sources, is_index, cacheable = self.find(request.app, path)
-        if handler is None:
+        # NOTE: an exposed object that cannot be called (a MethodDispatcher
+        # resource reached without that dispatcher) is no handler: 404, not a 500.
+        if handler is None or not callable(handler):
             return (_Missing(request.script_name + request.path_info), [], sources, False,
                     cacheable, ())
         if '%2F' in path:
