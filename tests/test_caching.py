@@ -445,6 +445,55 @@ def test_antistampede_timeout_bounds_the_wait(caplog):
     assert 'timed out waiting' in caplog.text
 
 
+class CacheAdmin:
+    """What a CherryPy program does with ``cherrypy._cache`` (mounted without caching)."""
+
+    @cherrypy.expose
+    def forget(self, path=''):
+        if path:
+            cherrypy._cache.store[cherrypy.request.base + path].clear()
+        else:
+            cherrypy._cache.clear()
+        return 'ok'
+
+
+def test_cherrypy_cache_clears_one_uri_or_everything():
+    svc = mount()
+    cherrypy.tree.mount(CacheAdmin(), '/admin')
+    assert [call(None, p).body for p in ('/counter', '/counter?x=1', '/counter')] == [
+        b'call 1', b'call 2', b'call 1']
+    assert call(None, '/admin/forget', query='path=/counter').body == b'ok'
+    assert call(None, '/counter').body == b'call 3'
+    assert call(None, '/counter?x=1').body == b'call 2'
+    call(None, '/admin/forget')
+    assert call(None, '/counter?x=1').body == b'call 4'
+    assert call(None, '/counter').body == b'call 5'
+    assert svc.calls == 5
+
+
+def test_a_hundred_clients_after_a_clear_compute_once_live():
+    """CherryPy's test_antistampede: ten times more clients than workers, one computation."""
+    svc = mount()
+    cherrypy.tree.mount(CacheAdmin(), '/admin')
+    results = []
+    with live(cherrypy.tree, thread_pool=10) as server:
+        assert http(server, '/quadruple?number=3')[2] == b'12'
+        assert http(server, '/admin/forget?path=%2Fquadruple%3Fnumber%3D3')[2] == b'ok'
+        threads = [threading.Thread(target=lambda: results.append(
+            http(server, '/quadruple?number=3', timeout=30))) for _ in range(100)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        elapsed = time.monotonic() - t0
+    assert svc.calls == 2  # the first request and one of the hundred
+    assert [(s, b) for s, _h, b in results] == [(200, b'12')] * 100
+    assert sum('age' in h for _s, h, _b in results) == 99
+    # without the anti-stampede wait, ten workers at a time would take 10 rounds of SLOW
+    assert elapsed < SLOW * 5
+
+
 def test_bad_store_name_fails_clearly():
     mount({'tools.caching.store': 'redis'})
     r = call(None, '/counter')

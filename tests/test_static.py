@@ -1,8 +1,10 @@
 """Static files: staticdir, staticfile, serve_file, serve_download; traversal refused."""
 from __future__ import annotations
 
+import http.client as httpclient
 import io
 import os
+import socket
 import wsgiref.util
 
 import pytest
@@ -329,3 +331,45 @@ def test_wsgi_file_wrapper_is_used_when_offered(site):
     r = call(app, '/static/digits.txt', headers={'Range': 'bytes=0-1'})
     assert r.body == b'01' and len(used) == 1  # a range is sent by our own iterator
 
+
+
+def test_serve_file_streams_and_exposes_its_file_as_input_live(tmp_path):
+    """CherryPy's test_file_stream: the body is read as it is sent, and ``.input`` shows it."""
+    size = 16 * 1024 * 1024
+    path = tmp_path / 'big.bin'
+    path.write_bytes(b'x' * size)
+    bodies = []
+
+    class Root:
+        @cherrypy.expose
+        @cherrypy.config(**{'response.stream': True})
+        def big(self):
+            bodies.append(static.serve_file(str(path)))
+            return bodies[-1]
+
+        @cherrypy.expose
+        def tell(self):
+            f = bodies[-1].input
+            return 'closed' if f.closed else str(f.tell())
+
+    cherrypy.tree.mount(Root())
+    with live(cherrypy.tree) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # no autotuned window
+        sock.settimeout(10)
+        sock.connect(server.bound_addr)
+        try:
+            sock.sendall(b'GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+            response = httpclient.HTTPResponse(sock, method='GET')
+            response.begin()
+            assert response.status == 200 and response.getheader('Content-Length') == str(size)
+            first = response.read(64 * 1024)
+            position = http(server, '/tell')[2]
+            # the server has read what it sent and what the socket buffers hold (a few MB at
+            # most: net.ipv4.tcp_wmem), not the whole file
+            assert position != b'closed' and len(first) <= int(position) < size // 2
+            rest = response.read()
+        finally:
+            sock.close()
+    assert first + rest == b'x' * size
+    assert bodies[-1].input.closed

@@ -210,9 +210,15 @@ _COMPAT_MODULES = frozenset(('_cptools', '_cprequest', '_cpreqbody', '_cpwsgi', 
 
 
 def __getattr__(name: str) -> Any:
-    """Import a compatibility module on first attribute access (``cherrypy._cptools``)."""
+    """Import a compatibility module on first attribute access (``cherrypy._cptools``).
+
+    ``cherrypy._cache`` is CherryPy's handle on the response cache
+    (``lib.caching.compat_cache``).
+    """
     if name in _COMPAT_MODULES:
         return importlib.import_module('.' + name, __name__)
+    if name == '_cache':
+        return importlib.import_module('.lib.caching', __name__).compat_cache
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 

@@ -51,20 +51,25 @@ def _file_iter(f: Any, start: int, length: int) -> Iterator[bytes]:
 
 
 class _FileBody:
-    """A file (or a range of it) as a WSGI body of bytes."""
+    """A file (or a range of it) as a WSGI body of bytes, read 64 KiB at a time.
+
+    ``input`` is the open file, as on CherryPy's ``lib.file_generator`` (what
+    its ``serve_file`` returns): a handler may watch ``input.tell()`` or
+    ``input.closed`` while the body streams.
+    """
 
     bytes_only = True
 
     def __init__(self, f: Any, start: int, length: int) -> None:
-        self.f = f
+        self.input = f
         self.start = start
         self.length = length
 
     def __iter__(self) -> Iterator[bytes]:
-        return _file_iter(self.f, self.start, self.length)
+        return _file_iter(self.input, self.start, self.length)
 
     def close(self) -> None:
-        self.f.close()
+        self.input.close()
 
 
 class _RangesBody:
