@@ -213,12 +213,12 @@ def __getattr__(name: str) -> Any:
     """Import a compatibility module on first attribute access (``cherrypy._cptools``).
 
     ``cherrypy._cache`` is CherryPy's handle on the response cache
-    (``lib.caching.compat_cache``).
+    (``lib.cache_compat.compat_cache``).
     """
     if name in _COMPAT_MODULES:
         return importlib.import_module('.' + name, __name__)
     if name == '_cache':
-        return importlib.import_module('.lib.caching', __name__).compat_cache
+        return importlib.import_module('.lib.cache_compat', __name__).compat_cache
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 

@@ -27,7 +27,7 @@ Stores: ``MemoryCache`` (per process, the default) and ``MemcachedCache``
 Caching is an optimisation: when memcached is down, requests are served
 uncached and the outage is logged once, until it comes back.
 Programs clear it as on CherryPy, through ``cherrypy._cache``
-(``compat_cache``): ``clear()``, or ``store[uri].clear()`` for one URI.
+(``cache_compat``): ``clear()``, or ``store[uri].clear()`` for one URI.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ from .memcache import servers_from
 from .memcached_cache import MemcachedCache
 
 __all__ = ['CachedResponse', 'Cache', 'MemoryCache', 'MemcachedCache', 'CachingTool',
-           'CompatCache', 'compat_cache', 'get', 'get_cache', 'clear_caches', 'expires']
+           'get', 'get_cache', 'caches', 'clear_caches', 'expires']
 
 _UNSTORED = frozenset(('Date', 'Content-Length', 'Age', 'Set-Cookie'))
 
@@ -98,52 +98,10 @@ def clear_caches() -> None:
         _caches.clear()
 
 
-def _stores() -> list[Cache]:
+def caches() -> list[Cache]:
+    """Every store ``get_cache`` has made in this process."""
     with _caches_lock:
         return list(_caches.values())
-
-
-class _UriEntries:
-    """``cherrypy._cache.store[uri]``: the cached variants of one URI."""
-
-    __slots__ = ('uri',)
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-
-    def clear(self) -> None:
-        """Drop every variant of the URI from every store (memcached's too)."""
-        for cache in _stores():
-            cache.delete(self.uri)
-
-
-class _UriIndex:
-    """``cherrypy._cache.store``: indexed by full URI (``request.base + path?query``)."""
-
-    def __getitem__(self, uri: str) -> _UriEntries:
-        return _UriEntries(uri)
-
-
-class CompatCache:
-    """``cherrypy._cache``: CherryPy programs' handle on the response cache.
-
-    CherryPy keeps one store per process there; here each set of store
-    settings has its own, so both act on every store this process created:
-    ``clear()`` empties them (memcached's entries are shared and stay),
-    ``store[uri].clear()`` drops one URI's variants (memcached's too).
-    """
-
-    store = _UriIndex()
-
-    def clear(self) -> None:
-        """Empty every store this process holds."""
-        for cache in _stores():
-            cache.clear()
-
-
-#: What ``cherrypy._cache`` returns.
-compat_cache = CompatCache()
-
 
 
 def _uri(req: Any) -> str:
