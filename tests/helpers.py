@@ -47,6 +47,17 @@ def wait_port(port: int, timeout: float = 15) -> None:
     raise TimeoutError('nothing listens on port %d' % port)
 
 
+def http_get(port: int, path: str, timeout: float = 10) -> tuple[int, bytes]:
+    """GET ``path`` from a server process on 127.0.0.1:``port``: (status, body)."""
+    conn = httpclient.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request('GET', path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
 def wait_until(cond: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
     """Poll ``cond()`` until it is true (returned); fail with ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -394,19 +394,23 @@ def test_a_user_store_class_is_created_once_and_used():
     assert store.ops == ['lookup', 'put', 'lookup', 'delete', 'delete']
 
 
+def _at_once(server, path: str, n: int, timeout: float) -> tuple[list, float]:
+    """``n`` clients GET ``path`` at once; their (status, headers, body) and the seconds taken."""
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(http(server, path, timeout=timeout)))
+               for _ in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return results, time.monotonic() - t0
+
+
 def test_ten_concurrent_first_requests_compute_once_live():
     svc = mount()
-    results = []
     with live(cherrypy.tree, thread_pool=12) as server:
-        def get():
-            results.append(http(server, '/quadruple?number=3'))
-        threads = [threading.Thread(target=get) for _ in range(10)]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        elapsed = time.monotonic() - t0
+        results, elapsed = _at_once(server, '/quadruple?number=3', 10, timeout=10)
     assert svc.calls == 1
     assert [(s, b) for s, _h, b in results] == [(200, b'12')] * 10
     assert sum('age' in h for _s, h, _b in results) == 9
@@ -475,18 +479,10 @@ def test_a_hundred_clients_after_a_clear_compute_once_live():
     """CherryPy's test_antistampede: ten times more clients than workers, one computation."""
     svc = mount()
     cherrypy.tree.mount(CacheAdmin(), '/admin')
-    results = []
     with live(cherrypy.tree, thread_pool=10) as server:
         assert http(server, '/quadruple?number=3')[2] == b'12'
         assert http(server, '/admin/forget?path=%2Fquadruple%3Fnumber%3D3')[2] == b'ok'
-        threads = [threading.Thread(target=lambda: results.append(
-            http(server, '/quadruple?number=3', timeout=30))) for _ in range(100)]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        elapsed = time.monotonic() - t0
+        results, elapsed = _at_once(server, '/quadruple?number=3', 100, timeout=30)
     assert svc.calls == 2  # the first request and one of the hundred
     assert [(s, b) for s, _h, b in results] == [(200, b'12')] * 100
     assert sum('age' in h for _s, h, _b in results) == 99

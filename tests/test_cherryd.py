@@ -1,14 +1,13 @@
 """``python -m app.core``: CherryPy's cherryd runner (-c, -i, -p, -d), through real processes."""
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
 
-from helpers import ROOT, wait_until
+from helpers import ROOT, http_get, wait_until
 
 
 def _conf(tmp_path) -> str:
@@ -26,16 +25,6 @@ def _port(tmp_path) -> int:
         m = log.exists() and re.search(r'Serving on http://127.0.0.1:(\d+)', log.read_text())
         return int(m.group(1)) if m else None
     return wait_until(serving, 20, 'cherryd logs the address it serves on')
-
-
-def http_get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
-    try:
-        conn.request('GET', path)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
 
 
 def _env() -> dict[str, str]:

@@ -19,7 +19,7 @@ from app.core.config_env import read_env
 from app.core.namespaces import Namespace, NamespaceSet
 from app.core.request_response import Request
 
-from helpers import ROOT, call, free_port, start_app_process
+from helpers import ROOT, call, free_port, http_get, start_app_process
 
 ORDERS_APP = os.path.join(ROOT, 'tests', 'programs', 'orders_app.py')
 
@@ -526,17 +526,6 @@ def _serve(tmp_path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     return start_app_process([ORDERS_APP, conf], env=env)
 
 
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    import http.client
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
-    try:
-        conn.request('GET', path)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
-
-
 def _stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -556,7 +545,8 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_live_the_environment_wins_over_the_path_section(tmp_path, env, expected):
     proc, port = _serve(tmp_path, env)
     try:
-        got = (_get(port, '/limit'), _get(port, '/api/limit'), _get(port, '/api/orders/limit'))
+        got = (http_get(port, '/limit'), http_get(port, '/api/limit'),
+               http_get(port, '/api/orders/limit'))
         assert got == tuple((200, b) for b in expected)
     finally:
         _stop(proc)

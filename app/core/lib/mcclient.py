@@ -223,10 +223,9 @@ class Node:
             pending.conn = self._send(self._connect(), commands)
         else:
             try:
-                conn.sock.sendall(b''.join(commands))
-            except OSError:
-                conn.close()         # NOTE: the server closed it; receive() sends again
-                pending.conn = None
+                self._send(conn, commands)
+            except NodeDown:
+                pending.conn = None  # NOTE: the server closed it; receive() sends again
         return pending
 
     def receive(self, pending: Pending) -> list[Reply]:
